@@ -1,0 +1,21 @@
+"""AutoInt: learn the derivative of a network, integrate by evaluating the network itself.
+
+    model = AutoInt(phi, axes=0)          # grad network ∂Φ/∂x0 shares Φ's parameters
+    fit(model.grad, x, f(x))              # train the grad network on samples of f
+    model.integrate(a, b)                 # ∫_a^b f = Φ(b) − Φ(a): two evaluations
+"""
+
+from quadfree.autoint.fit import FitHistory, fit
+from quadfree.autoint.grad import GradNetwork, directional_derivative, mixed_partial
+from quadfree.autoint.integrate import (
+    box_corners,
+    box_integral,
+    evaluate_chunked,
+    segment_integral,
+)
+from quadfree.autoint.model import AutoInt
+
+__all__ = [
+    "AutoInt", "FitHistory", "GradNetwork", "box_corners", "box_integral",
+    "directional_derivative", "evaluate_chunked", "fit", "mixed_partial", "segment_integral",
+]

@@ -1,0 +1,11 @@
+"""Benchmarks behind ``quadfree bench NAME --json OUT``.
+
+Each module ``quadfree.bench.<name>`` exposes ``add_arguments(parser)`` and
+``run(args) -> dict`` (a JSON-serialisable result that includes ``machine``); it may also write
+a PNG plot next to the JSON. The CLI only parses, calls ``run`` and writes the JSON atomically.
+"""
+
+# Registered benchmarks: name -> one-line description.
+BENCHMARKS: dict[str, str] = {
+    "integrate": "AutoInt 1-D integrals vs Gauss–Legendre quadrature of the grad network",
+}

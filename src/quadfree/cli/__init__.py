@@ -1,0 +1,1 @@
+"""The ``quadfree`` command line: one thin module per command (parse → call library → print)."""

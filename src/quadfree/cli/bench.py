@@ -1,0 +1,32 @@
+"""``quadfree bench NAME --json OUT``: run a registered benchmark and write its JSON."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+
+from quadfree.atomic import write_text
+from quadfree.bench import BENCHMARKS
+from quadfree.cli.common import add_runtime_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="run a benchmark and write its JSON",
+                            description="Run a benchmark; every number in the README comes "
+                                        "from one of these JSON files.")
+    names = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
+    for name, summary in BENCHMARKS.items():
+        p = names.add_parser(name, help=summary, description=summary)
+        p.add_argument("--json", required=True, metavar="OUT", help="where to write the JSON")
+        add_runtime_options(p)
+        importlib.import_module(f"quadfree.bench.{name}").add_arguments(p)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"quadfree.bench.{args.bench}")
+    result = module.run(args)
+    write_text(args.json, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
