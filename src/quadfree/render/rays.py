@@ -1,0 +1,143 @@
+"""Cameras and rays: pixel-centre rays from intrinsics and OpenGL camera-to-world poses.
+
+Convention (Blender/NeRF synthetic): the camera looks along its −z axis, x points right and y
+up in the image; pixel ``(i, j)`` (column i, row j, row 0 at the top) has its centre at
+``(i + 0.5, j + 0.5)``. Directions are unit vectors, so ``near``/``far`` are distances.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from quadfree.errors import QuadfreeError
+from quadfree.radiance.base import RayBundle
+
+
+def focal_from_fov(width: int, camera_angle_x: float) -> float:
+    """Focal length in pixels from the horizontal field of view (radians).
+
+    ``focal = 0.5·W / tan(0.5·camera_angle_x)``.
+
+    Example:
+        >>> round(focal_from_fov(800, 0.6911112070083618), 2)
+        1111.11
+    """
+    return 0.5 * width / math.tan(0.5 * camera_angle_x)
+
+
+@dataclass
+class Camera:
+    """A pinhole camera: image size, intrinsics and one camera-to-world pose.
+
+    Attributes:
+        height, width: image size in pixels.
+        focal: focal length in pixels (same for x and y).
+        c2w: ``(4, 4)`` or ``(3, 4)`` OpenGL camera-to-world matrix.
+        cx, cy: principal point in pixels (default: the image centre ``W/2``, ``H/2``).
+
+    Example:
+        >>> cam = Camera(2, 2, 1.0, torch.eye(4))
+        >>> cam.rays(near=2.0, far=6.0).directions.shape
+        torch.Size([4, 3])
+    """
+
+    height: int
+    width: int
+    focal: float
+    c2w: torch.Tensor
+    cx: float | None = None
+    cy: float | None = None
+
+    def rays(self, near: float = 2.0, far: float = 6.0) -> RayBundle:
+        """All ``H·W`` pixel-centre rays in row-major order (row 0 = top of the image)."""
+        return camera_rays(self.height, self.width, self.focal, self.c2w, near, far,
+                           cx=self.cx, cy=self.cy)
+
+
+def camera_directions(height: int, width: int, focal: float, *, cx: float | None = None,
+                      cy: float | None = None, dtype: torch.dtype = torch.float32,
+                      device: torch.device | str = "cpu",
+                      subpixel: tuple[float, float] = (0.5, 0.5)) -> torch.Tensor:
+    """Camera-space directions (not normalized, ``z = −1``) through every pixel centre.
+
+    Shapes: → ``(H, W, 3)``; entry ``[j, i]`` is ``((i+0.5−cx)/f, −(j+0.5−cy)/f, −1)``.
+    ``subpixel`` replaces the 0.5 offsets (x, y) to aim elsewhere inside each pixel
+    (supersampling).
+
+    Example:
+        >>> camera_directions(2, 2, 1.0)[0, 0].tolist()
+        [-0.5, 0.5, -1.0]
+    """
+    if height < 1 or width < 1 or not focal > 0:
+        raise QuadfreeError(f"camera: need positive size and focal, got {height}x{width}, "
+                            f"focal {focal}")
+    cx = width / 2 if cx is None else cx
+    cy = height / 2 if cy is None else cy
+    j, i = torch.meshgrid(torch.arange(height, dtype=dtype, device=device),
+                          torch.arange(width, dtype=dtype, device=device), indexing="ij")
+    x = (i + subpixel[0] - cx) / focal
+    y = -(j + subpixel[1] - cy) / focal
+    return torch.stack([x, y, -torch.ones_like(x)], dim=-1)
+
+
+def camera_rays(height: int, width: int, focal: float, c2w: torch.Tensor, near: float = 2.0,
+                far: float = 6.0, *, cx: float | None = None, cy: float | None = None
+                ) -> RayBundle:
+    """World-space pixel-centre rays of one camera, row-major (``R = H·W``).
+
+    Args:
+        height, width: image size in pixels.
+        focal: focal length in pixels.
+        c2w: ``(4, 4)`` or ``(3, 4)`` camera-to-world (OpenGL axes).
+        near, far: distances along the unit directions.
+
+    Returns:
+        a :class:`RayBundle` with origins ``(R, 3)`` (the camera centre), unit directions
+        ``(R, 3)`` and near/far ``(R,)``, on ``c2w``'s device and dtype.
+
+    Example:
+        >>> rays = camera_rays(1, 1, 1.0, torch.eye(4))
+        >>> rays.directions.tolist()  # the single centre pixel looks along -z
+        [[0.0, 0.0, -1.0]]
+    """
+    if c2w.shape not in ((4, 4), (3, 4)):
+        raise QuadfreeError(f"c2w: expected shape (4, 4) or (3, 4), got {tuple(c2w.shape)}")
+    c2w = c2w.float() if not c2w.is_floating_point() else c2w
+    dirs = camera_directions(height, width, focal, cx=cx, cy=cy, dtype=c2w.dtype,
+                             device=c2w.device).reshape(-1, 3)
+    world = dirs @ c2w[:3, :3].T
+    world = world / world.norm(dim=-1, keepdim=True)
+    origins = c2w[:3, 3].expand_as(world).contiguous()
+    n = world.shape[0]
+    return RayBundle(origins, world, torch.full((n,), float(near), dtype=c2w.dtype,
+                                                device=c2w.device),
+                     torch.full((n,), float(far), dtype=c2w.dtype, device=c2w.device))
+
+
+def look_at(position: torch.Tensor, target: torch.Tensor | None = None,
+            up: torch.Tensor | None = None) -> torch.Tensor:
+    """OpenGL camera-to-world ``(4, 4)`` for a camera at ``position`` looking at ``target``.
+
+    ``up`` defaults to world +z (Blender's convention); the camera's −z axis points at target.
+
+    Example:
+        >>> c2w = look_at(torch.tensor([0.0, -4.0, 0.0]))
+        >>> (c2w[:3, :3] @ torch.tensor([0.0, 0.0, -1.0])).tolist()  # looks along +y
+        [0.0, 1.0, 0.0]
+    """
+    position = position.to(torch.float64)
+    target = torch.zeros(3, dtype=torch.float64) if target is None else target.double()
+    up = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64) if up is None else up.double()
+    z = position - target
+    z = z / z.norm()
+    x = torch.linalg.cross(up, z)
+    if x.norm() < 1e-9:
+        x = torch.linalg.cross(torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64), z)
+    x = x / x.norm()
+    y = torch.linalg.cross(z, x)
+    c2w = torch.eye(4, dtype=torch.float64)
+    c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = x, y, z, position
+    return c2w.float()

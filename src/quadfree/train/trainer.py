@@ -1,0 +1,352 @@
+"""The trainer shared by every :class:`RadianceMethod`.
+
+Random ray batches across all training images, Adam with exponential learning-rate decay, a
+progress bar (loss, PSNR, rays/s), periodic validation, atomic checkpoints holding model,
+optimizer and every RNG state, exact ``--resume``, and Ctrl-C that saves before exiting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from quadfree.atomic import atomic_path, write_text
+from quadfree.config import apply_overrides, to_dict
+from quadfree.data.blender import BlenderSplit, load_blender
+from quadfree.errors import QuadfreeError
+from quadfree.metrics import psnr as psnr_metric
+from quadfree.radiance.base import RadianceMethod, RayBundle
+from quadfree.radiance.registry import build_method
+from quadfree.render.image import render_image
+from quadfree.seeding import seed_everything
+from quadfree.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from quadfree.train.config import TrainConfig
+
+
+def _mse_to_psnr(mse: float) -> float:
+    return math.inf if mse <= 0 else -10.0 * math.log10(mse)
+
+
+def _rng_state(gen: torch.Generator) -> dict[str, Any]:
+    state = {"gen": gen.get_state(), "torch": torch.get_rng_state(),
+             "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(gen: torch.Generator, state: dict[str, Any]) -> None:
+    gen.set_state(state["gen"])
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class _TensorBoard:
+    """TensorBoard writer if the ``tensorboard`` package is importable, else a no-op."""
+
+    def __init__(self, enabled: bool, logdir: Path, quiet: bool) -> None:
+        self.writer = None
+        if not enabled:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            print("quadfree train: TensorBoard logging requested but the `tensorboard` package is "
+                  "not installed (pip install tensorboard); continuing without it",
+                  file=sys.stderr)
+            return
+        self.writer = SummaryWriter(str(logdir))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(tag, value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class Trainer:
+    """Train one radiance method on one Blender-format split.
+
+    Args:
+        method: the model (any :class:`RadianceMethod`).
+        method_name, method_config: registry name and config dataclass (saved in checkpoints).
+        train_data: training split; val_data: validation split or None.
+        config: :class:`TrainConfig`.
+        out_dir: run directory (``checkpoint.pt``, ``config.json``, ``history.json``).
+        data_info: dataset description saved with the run (path, downscale, near, far).
+        device: torch device; seed: seeds every RNG at the start of a fresh run.
+        progress: show a tqdm bar.
+        on_step: optional callback ``(trainer, step)`` after each finished step (tests, hooks).
+
+    Example (a 2-step run on a 3-image toy dataset; ``fit`` returns a summary):
+        >>> import tempfile
+        >>> from quadfree.radiance.registry import build_method
+        >>> data = BlenderSplit(torch.rand(3, 4, 4, 3), torch.eye(4).repeat(3, 1, 1),
+        ...                     4, 4, 4.0, 2.0, 6.0, 0.9)
+        >>> m, cfg = build_method("nerf", {"width": 8, "depth": 1, "skips": "", "n_fine": 0})
+        >>> t = Trainer(m, "nerf", cfg, data, None, TrainConfig(iters=2, batch_rays=8),
+        ...             tempfile.mkdtemp(), {}, progress=False)
+        >>> t.fit()["step"]
+        2
+    """
+
+    def __init__(self, method: RadianceMethod, method_name: str, method_config: Any,
+                 train_data: BlenderSplit, val_data: BlenderSplit | None, config: TrainConfig,
+                 out_dir: str | Path, data_info: dict[str, Any], *,
+                 device: torch.device | str = "cpu", seed: int = 0, progress: bool = True,
+                 on_step: Callable[[Trainer, int], None] | None = None) -> None:
+        if config.iters < 0 or config.batch_rays < 1:
+            raise QuadfreeError(f"--iters {config.iters} / batch_rays {config.batch_rays}: "
+                                "need iters >= 0 and batch_rays >= 1")
+        self.device = torch.device(device)
+        self.method = method.to(self.device)
+        self.method_name, self.method_config = method_name, method_config
+        self.train_data, self.val_data = train_data, val_data
+        self.config, self.out_dir, self.data_info = config, Path(out_dir), data_info
+        self.progress, self.on_step, self.seed = progress, on_step, seed
+        if not config.lr_decay_steps:
+            self.config = apply_overrides(config, {"lr_decay_steps": max(config.iters, 1)})
+        self.gen = seed_everything(seed)
+        self.optimizer = torch.optim.Adam(self.method.parameters(), lr=config.lr)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.train_seconds = 0.0
+        rays, rgb = train_data.all_rays()
+        self.rays, self.target = rays.to(self.device), rgb.to(self.device)
+        self.precrop_index = self._precrop_index()
+        self._stop = False
+
+    def _precrop_index(self) -> torch.Tensor | None:
+        cfg, d = self.config, self.train_data
+        if cfg.precrop_iters <= 0:
+            return None
+        dh, dw = int(d.height * cfg.precrop_frac / 2), int(d.width * cfg.precrop_frac / 2)
+        rows = torch.arange(d.height // 2 - dh, d.height // 2 + max(dh, 1))
+        cols = torch.arange(d.width // 2 - dw, d.width // 2 + max(dw, 1))
+        pix = (rows[:, None] * d.width + cols[None, :]).reshape(-1)
+        per = d.height * d.width
+        return (torch.arange(len(d))[:, None] * per + pix[None, :]).reshape(-1)
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly (see :mod:`quadfree.train.checkpoint`)."""
+        return {"method": self.method_name, "method_config": to_dict(self.method_config),
+                "train_config": asdict(self.config), "data": self.data_info,
+                "step": self.step, "seed": self.seed, "model": self.method.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "rng": _rng_state(self.gen),
+                "history": self.history, "train_seconds": self.train_seconds}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore model, optimizer, RNG states, step and history from a checkpoint dict."""
+        self.method.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        _set_rng_state(self.gen, state["rng"])
+        self.step = int(state["step"])
+        self.history = list(state.get("history", []))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+
+    def save(self) -> None:
+        """Write ``checkpoint.pt`` and ``history.json`` atomically."""
+        save_checkpoint(self.out_dir / CHECKPOINT_NAME, self.state_dict())
+        write_text(self.out_dir / "history.json", json.dumps(self.history, indent=1) + "\n")
+
+    # -- one step --------------------------------------------------------------------------
+    def _batch(self) -> tuple[RayBundle, torch.Tensor]:
+        if self.precrop_index is not None and self.step < self.config.precrop_iters:
+            pick = torch.randint(0, len(self.precrop_index), (self.config.batch_rays,),
+                                 generator=self.gen)
+            idx = self.precrop_index[pick]
+        else:
+            idx = torch.randint(0, len(self.rays), (self.config.batch_rays,), generator=self.gen)
+        idx = idx.to(self.device)
+        return self.rays[idx], self.target[idx]
+
+    def train_step(self) -> tuple[float, float]:
+        """One optimisation step; returns ``(loss, psnr of the main rgb output)``."""
+        lr = self.config.lr_at(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        rays, target = self._batch()
+        self.method.train()
+        out = self.method.render_rays(rays, training=True)
+        loss = self.method.loss(out, target)
+        if not torch.isfinite(loss):
+            raise QuadfreeError(f"training diverged at step {self.step}: loss is {loss.item()} "
+                                "(try a smaller --set lr=...)")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        mse = float(((out["rgb"].detach() - target) ** 2).mean())
+        return float(loss.detach()), _mse_to_psnr(mse)
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Render the first ``val_views`` validation images; mean PSNR and seconds/frame."""
+        if self.val_data is None or self.config.val_views <= 0:
+            return {}
+        values, seconds = [], []
+        for i in range(min(self.config.val_views, len(self.val_data))):
+            out = render_image(self.method, self.val_data.camera(i), near=self.val_data.near,
+                               far=self.val_data.far, chunk=self.config.chunk, device=self.device)
+            values.append(psnr_metric(out["rgb"].clamp(0, 1), self.val_data.images[i]))
+            seconds.append(out["seconds"])
+        return {"val_psnr": float(np.mean(values)), "val_s_per_frame": float(np.mean(seconds))}
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        """Train until ``config.iters``; returns a summary dict.
+
+        Ctrl-C (SIGINT) finishes the current step, writes a checkpoint and raises
+        :class:`KeyboardInterrupt`; a second Ctrl-C interrupts at once.
+        """
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_text(self.out_dir / "config.json", json.dumps(
+            {"method": self.method_name, "method_config": to_dict(self.method_config),
+             "train_config": asdict(self.config), "data": self.data_info, "seed": self.seed},
+            indent=2) + "\n")
+        tb = _TensorBoard(self.config.tensorboard, self.out_dir / "tensorboard", not self.progress)
+        old_handler = None
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum, frame):  # noqa: ARG001
+                if self._stop:
+                    raise KeyboardInterrupt
+                self._stop = True
+            old_handler = signal.signal(signal.SIGINT, handler)
+        cfg = self.config
+        bar = tqdm(total=cfg.iters, initial=self.step, disable=not self.progress,
+                   desc=f"train {self.method_name}", dynamic_ncols=True)
+        last: dict[str, float] = {}
+        try:
+            while self.step < cfg.iters:
+                start = time.perf_counter()
+                loss, train_psnr = self.train_step()
+                elapsed = time.perf_counter() - start
+                self.train_seconds += elapsed
+                self.step += 1
+                rays_per_s = cfg.batch_rays / max(elapsed, 1e-9)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{train_psnr:.2f}",
+                                rays_s=f"{rays_per_s:.0f}")
+                tb.scalar("train/loss", loss, self.step)
+                tb.scalar("train/psnr", train_psnr, self.step)
+                record = {"step": self.step, "loss": loss, "psnr": train_psnr,
+                          "lr": cfg.lr_at(self.step - 1), "train_seconds": self.train_seconds}
+                if cfg.val_every and self.step % cfg.val_every == 0 or self.step == cfg.iters:
+                    last = self.validate()
+                    record.update(last)
+                    for k, v in last.items():
+                        tb.scalar(f"val/{k}", v, self.step)
+                    if last and self.progress:
+                        bar.write(f"step {self.step}: val PSNR {last['val_psnr']:.2f} dB")
+                    self.history.append(record)
+                elif self.step % 50 == 0 or self.step == 1:
+                    self.history.append(record)
+                if self.on_step is not None:
+                    self.on_step(self, self.step)
+                if self._stop:
+                    self.save()
+                    bar.close()
+                    print(f"quadfree train: interrupted; checkpoint saved at step {self.step} "
+                          f"in {self.out_dir} (continue with --resume)", file=sys.stderr)
+                    raise KeyboardInterrupt
+                if (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or \
+                        self.step == cfg.iters:
+                    self.save()
+        finally:
+            bar.close()
+            tb.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+            self._stop = False
+        if cfg.iters == 0 or self.step == 0:
+            self.save()
+        return {"step": self.step, "train_seconds": self.train_seconds, **last}
+
+
+def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
+              method_overrides: dict[str, Any] | None = None,
+              train_overrides: dict[str, Any] | None = None, downscale: int = 1,
+              near: float = 2.0, far: float = 6.0, resume: bool = False, seed: int = 0,
+              device: torch.device | str = "cpu", progress: bool = True,
+              on_step: Callable[[Trainer, int], None] | None = None) -> dict[str, Any]:
+    """Load data, build (or restore) the method and train it: the library behind
+    ``quadfree train``.
+
+    With ``resume`` the run directory's checkpoint supplies method, configs, data options,
+    weights, optimizer and RNG states; only ``iters`` (and other training options given in
+    ``train_overrides``) may change. Returns the trainer's summary plus ``"out"``.
+
+    Example:
+        >>> train_run("nerf", "/no/such/dir", "/tmp/x", progress=False)
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: /no/such/dir: dataset directory not found
+    """
+    out_dir = Path(out_dir)
+    state = None
+    if resume:
+        state = load_checkpoint(out_dir / CHECKPOINT_NAME)
+        if method_name and method_name != state["method"]:
+            raise QuadfreeError(f"--method {method_name}: the run in {out_dir} was trained with "
+                                f"{state['method']!r}")
+        method_name = state["method"]
+        method_overrides = {**state["method_config"], **(method_overrides or {})}
+        train_overrides = {**state["train_config"], **(train_overrides or {})}
+        info = state["data"]
+        data_dir, downscale, near, far = info["path"], info["downscale"], info["near"], info["far"]
+        seed = int(state.get("seed", seed))
+    elif (out_dir / CHECKPOINT_NAME).exists():
+        raise QuadfreeError(f"--out {out_dir}: already holds a run; use --resume to continue it "
+                            "or choose another directory")
+    train_data = load_blender(data_dir, "train", downscale=downscale, near=near, far=far)
+    try:
+        val_data = load_blender(data_dir, "val", downscale=downscale, near=near, far=far)
+    except QuadfreeError:
+        if Path(data_dir, "transforms_val.json").exists():
+            raise
+        val_data = None
+    seed_everything(seed)  # same initial weights for the same seed
+    method, method_config = build_method(method_name, method_overrides)
+    config = apply_overrides(TrainConfig(), train_overrides)
+    data_info = {"path": str(Path(data_dir).resolve()), "downscale": downscale,
+                 "near": near, "far": far}
+    trainer = Trainer(method, method_name, method_config, train_data, val_data, config, out_dir,
+                      data_info, device=device, seed=seed, progress=progress, on_step=on_step)
+    if state is not None:
+        trainer.load_state_dict(state)
+    summary = trainer.fit()
+    return {**summary, "out": str(out_dir), "method": method_name}
+
+
+def save_png(path: str | Path, image: torch.Tensor) -> None:
+    """Write a float image ``(H, W, 3)`` in [0, 1] as an 8-bit PNG, atomically.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> save_png(pathlib.Path(tempfile.mkdtemp()) / "a.png", torch.zeros(2, 2, 3))
+    """
+    import imageio.v3 as iio
+
+    arr = (image.clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, arr, extension=".png")
