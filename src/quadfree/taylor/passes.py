@@ -1,0 +1,237 @@
+"""The FC²T² passes on grids of cell expansions: P2M, M2M, M2L (separable / general), L2L.
+
+Two layouts are used.
+
+* *Cell layout* ``(B, C, n, …, n, P)``: per cell the P storage-order coefficients (public).
+* *Axis-grouped dense layout* (internal, "AG"): a contiguous tensor whose dims are
+  ``(n, a)`` per axis followed by ``R = B·C``, i.e. ``(n, a, n, a, n, a, R)`` in 3-D with
+  ``a = ρ + 1`` dense degree slots per axis (slots of total degree > ρ hold zeros). A cell
+  index ``2X + π`` makes ``(n, a)`` the pair view ``(n/2, 2a)`` by a plain reshape, so every
+  per-axis operator (M2M, L2L, the 3-tap separable M2L) is one batched matmul on the leading
+  axis group; the group is then rotated to the back (one transpose copy) and the next axis
+  comes to the front. No Python loop runs over cells.
+"""
+
+from __future__ import annotations
+
+from math import sqrt
+
+import torch
+import torch.nn.functional as F
+
+from quadfree.taylor.legendre import basis_torch
+from quadfree.taylor.multiindex import dense_mask, multi_indices
+
+
+def locate(x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cell index per axis and local coordinate ``u ∈ [−1, 1]`` of points in [−1, 1]^d.
+
+    Shapes: x ``(..., d)`` → index ``(..., d)`` int64, u ``(..., d)`` (differentiable in x).
+
+    Example:
+        >>> i, u = locate(torch.tensor([[-1.0, 0.1]]), 4)
+        >>> i.tolist(), [round(v, 3) for v in u[0].tolist()]
+        ([[0, 2]], [-1.0, -0.6])
+    """
+    s = (x + 1.0) * (n / 2.0)
+    cell = s.detach().floor().clamp_(0, n - 1)
+    u = 2.0 * (s - cell) - 1.0
+    return cell.long(), u
+
+
+def flat_index(idx: torch.Tensor, n: int) -> torch.Tensor:
+    """Row-major flat cell index from per-axis indices ``(..., d)`` → ``(...)``."""
+    out = idx[..., 0]
+    for ax in range(1, idx.shape[-1]):
+        out = out * n + idx[..., ax]
+    return out
+
+
+def _legendre_values(t: torch.Tensor, order: int) -> torch.Tensor:
+    """Orthonormal ``e_0..e_ρ`` at ``t`` by the three-term recurrence: ``(K,)`` → ``(K, a)``."""
+    vals = [torch.ones_like(t), t]
+    for k in range(1, order):
+        vals.append(((2 * k + 1) * t * vals[k] - k * vals[k - 1]) / (k + 1))
+    vals = vals[: order + 1]
+    return torch.stack([v * sqrt((2 * k + 1) / 2) for k, v in enumerate(vals)], dim=-1)
+
+
+def _pair_indices(dim: int, order: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each storage multi-index: position in the dense (a^(d−1)) leading-axes product and
+    the last axis degree."""
+    a = order + 1
+    idx = multi_indices(dim, order)
+    lead = [sum(n[i] * a ** (dim - 2 - i) for i in range(dim - 1)) for n in idx]
+    return (torch.tensor(lead, device=device), torch.tensor([n[-1] for n in idx], device=device))
+
+
+def basis_products(u: torch.Tensor, order: int, derivative: tuple[int, ...] | None = None
+                   ) -> torch.Tensor:
+    """``E_n(u)`` (or a partial derivative in u) for the P storage-order multi-indices.
+
+    ``derivative`` gives the derivative order per axis (each ≤ 2). Shape ``(K, d)`` →
+    ``(K, P)``.
+
+    Example:
+        >>> basis_products(torch.zeros(1, 2), 1).shape
+        torch.Size([1, 3])
+    """
+    K, d = u.shape
+    a = order + 1
+    per_axis = []
+    if derivative is None or not any(derivative):
+        per_axis = [_legendre_values(u[:, ax], order) for ax in range(d)]
+    else:
+        full = basis_torch(u, order, derivatives=max(derivative))
+        per_axis = [full[derivative[ax]][:, ax, :] for ax in range(d)]
+    lead = per_axis[0]
+    for ax in range(1, d - 1):
+        lead = (lead[:, :, None] * per_axis[ax][:, None, :]).reshape(K, -1)
+    li, zi = _pair_indices(d, order, u.device)
+    del a
+    return lead.index_select(1, li) * per_axis[-1].index_select(1, zi)
+
+
+def p2m(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 18
+        ) -> torch.Tensor:
+    """P2M: moments ``M(n, cell) = Σ_{p_i ∈ cell} w_i E_n(u_i)`` by scatter-add (index_add_).
+
+    Shapes: p ``(B, N, d)``, w ``(B, C, N)`` → AG layout at ``n`` cells per axis.
+    """
+    B, N, d = p.shape
+    C = w.shape[1]
+    P = len(multi_indices(d, order))
+    M = torch.zeros(B * n**d, C * P, dtype=p.dtype, device=p.device)
+    for b in range(B):
+        for start in range(0, N, chunk):
+            pc = p[b, start: start + chunk]
+            idx, u = locate(pc, n)
+            cell = flat_index(idx, n) + b * n**d
+            E = basis_products(u, order)                                  # (K, P)
+            wt = w[b, :, start: start + chunk].T                          # (K, C)
+            if C == 1:
+                vals = E * wt
+            else:
+                vals = (wt[:, :, None] * E[:, None, :]).reshape(-1, C * P)
+            if vals.requires_grad:
+                M = M.index_add(0, cell, vals)          # out of place: keeps autograd simple
+            else:
+                M.index_add_(0, cell, vals)
+    return cells_to_ag(M.reshape((B,) + (n,) * d + (C, P)).movedim(-2, 1), order)
+
+
+def cells_to_ag(cells: torch.Tensor, order: int) -> torch.Tensor:
+    """Cell layout ``(B, C, n…, P)`` → AG dense layout ``(n, a, …, B·C)``."""
+    B, C = cells.shape[:2]
+    d = cells.dim() - 3
+    n, a = cells.shape[2], order + 1
+    src = cells.reshape(B * C, n**d, -1).permute(2, 1, 0).contiguous()  # (P, cells, R)
+    src = src.reshape((src.shape[0],) + (n,) * d + (B * C,))
+    out = torch.zeros([v for _ in range(d) for v in (n, a)] + [B * C],
+                      dtype=cells.dtype, device=cells.device)
+    for i, m in enumerate(multi_indices(d, order)):
+        sl = tuple(v for ax in range(d) for v in (slice(None), m[ax]))
+        out[sl] = src[i]
+    return out
+
+
+def ag_to_cells(A: torch.Tensor, B: int, C: int, dim: int, order: int) -> torch.Tensor:
+    """AG dense layout → cell layout ``(B, C, n…, P)`` (drops slots of degree > ρ)."""
+    n = A.shape[0]
+    parts = []
+    for m in multi_indices(dim, order):
+        sl = tuple(v for ax in range(dim) for v in (slice(None), m[ax]))
+        parts.append(A[sl])                                            # (n…, R)
+    out = torch.stack(parts, 0).reshape(len(parts), n**dim, B * C)     # (P, cells, R)
+    out = out.permute(2, 1, 0).reshape((B, C) + (n,) * dim + (len(parts),))
+    return out.contiguous()
+
+
+def mask_degree(A: torch.Tensor, dim: int, order: int) -> torch.Tensor:
+    """Zero the AG slots of total degree > ρ (in place); returns ``A``."""
+    m = dense_mask(dim, order).to(device=A.device, dtype=A.dtype)
+    return A.mul_(m.reshape([s for _ in range(dim) for s in (1, order + 1)] + [1]))
+
+
+def _rotate(out: torch.Tensor, lead: int) -> torch.Tensor:
+    """Move the leading ``lead`` elements-per-row block to the back: (lead, rest) → (rest, lead)."""
+    return out.reshape(lead, -1).t().contiguous()
+
+
+def _op_single(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``out[X] = W @ V[X]``. V ``(m, k, rest)``, W ``(o, k)`` → ``(m, o, rest)``."""
+    return torch.matmul(W, V)
+
+
+def _op_three_taps(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``out[X] = W @ [V[X−1]; V[X]; V[X+1]]`` with zeros outside. V ``(m, k, rest)``,
+    W ``(o, 3k)`` → ``(m, o, rest)``."""
+    m, k, rest = V.shape
+    out = torch.empty(m, W.shape[0], rest, dtype=V.dtype, device=V.device)
+    if m >= 3:
+        win = V.as_strided((m - 2, 3 * k, rest), (k * rest, rest, 1))
+        torch.matmul(W, win, out=out[1:-1])
+    if m >= 2:
+        out[0] = W[:, k:] @ V[0:2].reshape(2 * k, rest)
+        out[-1] = W[:, : 2 * k] @ V[-2:].reshape(2 * k, rest)
+    else:
+        out[0] = W[:, k: 2 * k] @ V[0]
+    return out
+
+
+def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor:
+    """Apply one per-axis operator to every axis of an AG tensor; returns AG layout again.
+
+    ``kind``: ``"down"`` (M2M: (n, a) → (n/2, a) with W ``(a, 2a)``), ``"up"`` (L2L:
+    (n, a) → (2n, a) with W ``(2a, a)``) or ``"m2l"`` (3-tap pair operator W ``(2a, 6a)``).
+    """
+    shape = list(A.shape)             # [n, a, n, a, (n, a), R]
+    R = shape[-1]
+    groups = [(shape[2 * ax], shape[2 * ax + 1]) for ax in range(dim)]
+    data = A
+    for ax in range(dim):
+        n, a = groups[0]
+        W = ops[ax]
+        if kind == "down":
+            V = data.reshape(n // 2, 2 * a, -1)
+            out = _op_single(V, W)
+            new = (n // 2, W.shape[0])
+        elif kind == "up":
+            V = data.reshape(n, a, -1)
+            out = _op_single(V, W)
+            new = (2 * n, W.shape[0] // 2)
+        else:
+            V = data.reshape(n // 2, 2 * a, -1)
+            out = _op_three_taps(V, W)
+            new = (n, W.shape[0] // 2)
+        data = _rotate(out, out.shape[0] * out.shape[1])
+        groups = groups[1:] + [new]
+    # data is now (R, axis groups…): rotate R to the back
+    data = _rotate(data, R)
+    return data.reshape([v for g in groups for v in g] + [R])
+
+
+def m2l_general(A: torch.Tensor, dim: int, order: int, W: torch.Tensor) -> torch.Tensor:
+    """General (dense) M2L in pair-block form: 3^d taps of ``(2^d P, 2^d P)`` matrices.
+
+    A: AG layout at n cells per axis; W ``(3^d, 2^d P, 2^d P)``. Returns AG layout.
+    Costs 6^d P² multiply-adds per cell (the paper's M2L without separation).
+    """
+    n, a, R = A.shape[0], order + 1, A.shape[-1]
+    P = len(multi_indices(dim, order))
+    cells = ag_to_cells(A, R, 1, dim, order)[:, 0]                     # (R, n…, P)
+    h = n // 2
+    blk = cells.reshape((R,) + sum(((h, 2) for _ in range(dim)), ()) + (P,))
+    perm = [0] + [1 + 2 * ax for ax in range(dim)] + [2 + 2 * ax for ax in range(dim)]
+    blk = blk.permute(perm + [1 + 2 * dim]).reshape((R,) + (h,) * dim + (2**dim * P,))
+    pad = F.pad(blk, (0, 0) + (1, 1) * dim)                            # zero parent ring
+    out = torch.zeros_like(blk)
+    taps = torch.cartesian_prod(*[torch.tensor([-1, 0, 1])] * dim).reshape(-1, dim)
+    for ti, tap in enumerate(taps.tolist()):
+        sl = (slice(None),) + tuple(slice(1 + t, 1 + t + h) for t in tap)
+        out += pad[sl] @ W[ti].T
+    out = out.reshape((R,) + (h,) * dim + (2,) * dim + (P,))
+    inv = [0] + [v for ax in range(dim) for v in (1 + ax, 1 + dim + ax)] + [1 + 2 * dim]
+    cells_out = out.permute(inv).reshape((R, 1) + (n,) * dim + (P,))
+    del a
+    return cells_to_ag(cells_out, order)
