@@ -133,6 +133,9 @@ class NeRF(RadianceMethod):
         if config.width < 1 or config.depth < 1:
             raise QuadfreeError(f"config width={config.width}, depth={config.depth}: "
                                 "must be >= 1")
+        if any(not 1 <= k < config.depth for k in config.skips):
+            raise QuadfreeError(f"config skips={tuple(config.skips)}: skip layers must lie in "
+                                f"1..{config.depth - 1} for depth={config.depth}")
         self.config = config
         self.coarse = NeRFField(config)
         self.fine = NeRFField(config) if (config.n_fine > 0 and config.separate_fine) else None

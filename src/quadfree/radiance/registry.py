@@ -17,6 +17,7 @@ from quadfree.radiance.base import RadianceMethod
 # Registered methods: name -> module path.
 METHODS: dict[str, str] = {
     "nerf": "quadfree.radiance.nerf",
+    "autoint": "quadfree.radiance.autoint",
 }
 
 
@@ -52,7 +53,7 @@ def build_method(name: str, overrides: dict[str, Any] | None = None
     :class:`QuadfreeError`.
 
     Example:
-        >>> m, cfg = build_method("nerf", {"width": 32, "depth": 2})
+        >>> m, cfg = build_method("nerf", {"width": 32, "depth": 2, "skips": "1"})
         >>> cfg.width, m.name
         (32, 'nerf')
     """

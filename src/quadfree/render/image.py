@@ -27,7 +27,8 @@ def render_rays_chunked(method: RadianceMethod, rays: RayBundle, *, chunk: int =
     Example:
         >>> from quadfree.radiance.registry import build_method
         >>> from quadfree.render.rays import camera_rays
-        >>> m, _ = build_method("nerf", {"width": 16, "depth": 2, "n_coarse": 4, "n_fine": 0})
+        >>> m, _ = build_method("nerf", {"width": 16, "depth": 2, "skips": "", "n_coarse": 4,
+        ...                                  "n_fine": 0})
         >>> out = render_rays_chunked(m, camera_rays(3, 3, 3.0, torch.eye(4)), chunk=4)
         >>> out["rgb"].shape
         torch.Size([9, 3])
@@ -56,7 +57,8 @@ def render_image(method: RadianceMethod, camera: Camera, *, near: float = 2.0,
 
     Example:
         >>> from quadfree.radiance.registry import build_method
-        >>> m, _ = build_method("nerf", {"width": 16, "depth": 2, "n_coarse": 4, "n_fine": 0})
+        >>> m, _ = build_method("nerf", {"width": 16, "depth": 2, "skips": "", "n_coarse": 4,
+        ...                                  "n_fine": 0})
         >>> render_image(m, Camera(4, 5, 5.0, torch.eye(4)))["rgb"].shape
         torch.Size([4, 5, 3])
     """

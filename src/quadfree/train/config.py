@@ -25,6 +25,8 @@ class TrainConfig:
         chunk: rays per forward pass when rendering full images.
         grad_clip: clip the global gradient norm (0: off).
         tensorboard: also log to TensorBoard (needs the ``tensorboard`` package).
+        max_seconds: stop once this much training time (excluding validation) has been spent
+            (0: no limit); benchmarks train for a fixed time budget this way.
     """
 
     iters: int = 2000
@@ -40,6 +42,7 @@ class TrainConfig:
     chunk: int = 4096
     grad_clip: float = 0.0
     tensorboard: bool = False
+    max_seconds: float = 0.0
 
     def lr_at(self, step: int) -> float:
         """Learning rate for ``step`` (0-based): ``lr·(lr_final/lr)^(step/decay_steps)``.

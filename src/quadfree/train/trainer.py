@@ -238,6 +238,11 @@ class Trainer:
         last: dict[str, float] = {}
         try:
             while self.step < cfg.iters:
+                if cfg.max_seconds and self.train_seconds >= cfg.max_seconds:
+                    if not last or last.get("step") != self.step:
+                        last = {**self.validate(), "step": self.step}
+                    self.save()
+                    break
                 start = time.perf_counter()
                 loss, train_psnr = self.train_step()
                 elapsed = time.perf_counter() - start
@@ -252,10 +257,11 @@ class Trainer:
                 record = {"step": self.step, "loss": loss, "psnr": train_psnr,
                           "lr": cfg.lr_at(self.step - 1), "train_seconds": self.train_seconds}
                 if cfg.val_every and self.step % cfg.val_every == 0 or self.step == cfg.iters:
-                    last = self.validate()
+                    last = {**self.validate(), "step": self.step}
                     record.update(last)
                     for k, v in last.items():
-                        tb.scalar(f"val/{k}", v, self.step)
+                        if k != "step":
+                            tb.scalar(f"val/{k}", v, self.step)
                     if last and self.progress:
                         bar.write(f"step {self.step}: val PSNR {last['val_psnr']:.2f} dB")
                     self.history.append(record)
@@ -280,7 +286,7 @@ class Trainer:
             self._stop = False
         if cfg.iters == 0 or self.step == 0:
             self.save()
-        return {"step": self.step, "train_seconds": self.train_seconds, **last}
+        return {**last, "step": self.step, "train_seconds": self.train_seconds}
 
 
 def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
@@ -350,3 +356,35 @@ def save_png(path: str | Path, image: torch.Tensor) -> None:
     arr = (image.clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, arr, extension=".png")
+
+
+def route_overrides(method_name: str | None, overrides: dict[str, Any],
+                    resume_run: str | Path | None = None
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``KEY=VALUE`` overrides between the method's ``Config`` and :class:`TrainConfig`.
+
+    With ``resume_run`` and no method name, the method is read from that run's checkpoint.
+    A key that belongs to neither is a :class:`QuadfreeError`.
+
+    Example:
+        >>> route_overrides("nerf", {"width": "64", "lr": "1e-3"})
+        ({'width': '64'}, {'lr': '1e-3'})
+    """
+    import dataclasses
+
+    from quadfree.radiance.registry import default_config
+
+    if method_name is None and resume_run is not None:
+        method_name = load_checkpoint(Path(resume_run) / CHECKPOINT_NAME)["method"]
+    method_keys = {f.name for f in dataclasses.fields(default_config(method_name or "nerf"))}
+    train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+    method_over, train_over = {}, {}
+    for key, value in overrides.items():
+        if key in method_keys:
+            method_over[key] = value
+        elif key in train_keys:
+            train_over[key] = value
+        else:
+            raise QuadfreeError(f"--set {key}={value}: unknown key; method keys "
+                                f"{sorted(method_keys)}, training keys {sorted(train_keys)}")
+    return method_over, train_over

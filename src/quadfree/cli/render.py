@@ -1,0 +1,42 @@
+"""``quadfree render --run RUN [--split test | --orbit N]``: PNG frames and a GIF/MP4."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from quadfree.cli.common import add_runtime_options
+from quadfree.device import resolve_device
+from quadfree.runs import render_run
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("render", help="render a trained run's views or an orbit video",
+                            description="Render PNG frames and a video (GIF, or MP4 when "
+                                        "imageio-ffmpeg is installed) from a trained run.")
+    parser.add_argument("--run", required=True, metavar="RUN", help="run directory")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--split", choices=["train", "val", "test"], default=None,
+                       help="render the dataset's views of this split (default test)")
+    which.add_argument("--orbit", type=int, metavar="N", help="render N frames on an orbit")
+    parser.add_argument("--elevation", type=float, default=30.0, help="orbit elevation, degrees")
+    parser.add_argument("--out", metavar="DIR", help="output directory (default RUN/render_*)")
+    parser.add_argument("--data", metavar="DIR", help="dataset (default: the run's)")
+    parser.add_argument("--video", choices=["gif", "mp4"], default="gif", help="video format")
+    parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--chunk", type=int, default=4096, help="rays per forward pass")
+    parser.add_argument("--max-frames", type=int, default=None, help="only the first N views")
+    add_runtime_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    name = f"orbit{args.orbit}" if args.orbit is not None else (args.split or "test")
+    out = Path(args.out) if args.out else Path(args.run) / f"render_{name}"
+    result = render_run(args.run, out, split=args.split, orbit=args.orbit,
+                        elevation=args.elevation, data=args.data, video=args.video, fps=args.fps,
+                        chunk=args.chunk, device=resolve_device(args.device),
+                        progress=not args.quiet, max_frames=args.max_frames)
+    print(f"wrote {len(result['frames'])} frames and {result['video']} "
+          f"({result['s_per_frame']:.3f} s/frame)")
+    return 0

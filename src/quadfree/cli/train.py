@@ -1,0 +1,58 @@
+"""``quadfree train --method NAME --data DIR --out RUN``: train a radiance method."""
+
+from __future__ import annotations
+
+import argparse
+
+from quadfree.cli.common import add_runtime_options
+from quadfree.config import parse_assignments
+from quadfree.device import resolve_device
+from quadfree.radiance.registry import METHODS
+from quadfree.train.trainer import route_overrides, train_run
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "train", help="train a radiance-field method on a Blender-format dataset",
+        description="Train a radiance-field method. Checkpoints go to RUN/checkpoint.pt "
+                    "(atomically, every ckpt_every steps, at the end and on Ctrl-C); "
+                    "--resume continues exactly where the run stopped.")
+    parser.add_argument("--method", choices=sorted(METHODS), default=None,
+                        help="method to train (default nerf; taken from the run with --resume)")
+    parser.add_argument("--data", metavar="DIR", help="Blender-format dataset directory")
+    parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    parser.add_argument("--downscale", type=int, default=1, metavar="K",
+                        help="downscale images by K (area averaging)")
+    parser.add_argument("--iters", type=int, default=None, metavar="N",
+                        help="total training steps (default from the training config)")
+    parser.add_argument("--near", type=float, default=2.0, help="near bound (default 2)")
+    parser.add_argument("--far", type=float, default=6.0, help="far bound (default 6)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also log to RUN/tensorboard (needs the tensorboard package)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a method or training config field, e.g. --set width=64 "
+                             "--set lr=1e-3 (repeatable)")
+    add_runtime_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    method = args.method or (None if args.resume else "nerf")
+    method_over, train_over = route_overrides(method, parse_assignments(args.set),
+                                              resume_run=args.out if args.resume else None)
+    if args.iters is not None:
+        train_over["iters"] = args.iters
+    if args.tensorboard:
+        train_over["tensorboard"] = True
+    if not args.resume and not args.data:
+        from quadfree.errors import QuadfreeError
+        raise QuadfreeError("--data is required (unless --resume)")
+    summary = train_run(method or "", args.data, args.out, method_overrides=method_over,
+                        train_overrides=train_over, downscale=args.downscale, near=args.near,
+                        far=args.far, resume=args.resume, seed=args.seed,
+                        device=resolve_device(args.device), progress=not args.quiet)
+    val = f", val PSNR {summary['val_psnr']:.2f} dB" if "val_psnr" in summary else ""
+    print(f"trained {summary['method']} for {summary['step']} steps "
+          f"({summary['train_seconds']:.1f} s){val}; run in {summary['out']}")
+    return 0

@@ -1,0 +1,117 @@
+"""The shared trainer: exact resume, Ctrl-C checkpointing, configs, and the train/render/eval
+commands end to end on a tiny generated scene."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+import quadfree.cli.main as cli_main
+from quadfree.cli.main import main
+from quadfree.data.scenes import make_scene
+from quadfree.errors import QuadfreeError
+from quadfree.radiance.registry import build_method
+from quadfree.train import load_checkpoint, train_run
+from quadfree.train.trainer import route_overrides
+
+TINY = {"width": 16, "depth": 2, "skips": "", "n_coarse": 8, "n_fine": 8, "pos_freqs": 4,
+        "dir_freqs": 2}
+TRAIN = {"batch_rays": 32, "val_every": 3, "val_views": 1, "ckpt_every": 2, "lr": 5e-3}
+
+
+@pytest.fixture(scope="module")
+def tiny_scene(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scene") / "objects"
+    make_scene("objects", out, res=12, seed=0, sizes={"train": 3, "val": 1, "test": 2},
+               progress=False)
+    return out
+
+
+def _train(data, out, iters, **kw):
+    return train_run("nerf", data, out, method_overrides=TINY,
+                     train_overrides={**TRAIN, "iters": iters}, progress=False, **kw)
+
+
+def test_resume_after_ctrl_c_matches_uninterrupted(tiny_scene, tmp_path):
+    _train(tiny_scene, tmp_path / "a", 6)
+
+    def ctrl_c(trainer, step):
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)   # as if the user pressed Ctrl-C mid-run
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(tiny_scene, tmp_path / "b", 6, on_step=ctrl_c)
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 3
+    train_run("", None, tmp_path / "b", resume=True, progress=False)
+
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert a["step"] == b["step"] == 6
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k     # bit-for-bit
+    for k, st in a["optimizer"]["state"].items():
+        assert torch.equal(st["exp_avg_sq"], b["optimizer"]["state"][k]["exp_avg_sq"])
+    assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+
+
+def test_resume_extends_iters_and_keeps_schedule(tiny_scene, tmp_path):
+    _train(tiny_scene, tmp_path / "r", 2)
+    first = load_checkpoint(tmp_path / "r")
+    assert first["train_config"]["lr_decay_steps"] == 2
+    train_run("nerf", None, tmp_path / "r", resume=True, progress=False,
+              train_overrides={"iters": 4})
+    state = load_checkpoint(tmp_path / "r")
+    assert state["step"] == 4 and state["train_config"]["lr_decay_steps"] == 2
+    with pytest.raises(QuadfreeError, match="already holds a run"):
+        _train(tiny_scene, tmp_path / "r", 2)
+
+
+def test_checkpoint_rebuilds_method(tiny_scene, tmp_path):
+    _train(tiny_scene, tmp_path / "c", 1)
+    state = load_checkpoint(tmp_path / "c")
+    assert state["method"] == "nerf" and state["method_config"]["width"] == 16
+    method, cfg = build_method(state["method"], state["method_config"])
+    method.load_state_dict(state["model"])     # strict: every tensor accounted for
+    assert cfg.skips == () and method.evals_per_ray() == 8 + 16
+
+
+def test_overrides_routing_and_errors():
+    assert route_overrides("nerf", {"width": "8", "iters": "3"}) == ({"width": "8"},
+                                                                     {"iters": "3"})
+    with pytest.raises(QuadfreeError, match="unknown key"):
+        route_overrides("nerf", {"widht": "8"})
+    with pytest.raises(QuadfreeError, match="expected a int"):
+        build_method("nerf", {"width": "wide"})
+    with pytest.raises(QuadfreeError, match="unknown"):
+        build_method("nope", {})
+
+
+def test_cli_train_render_eval(tiny_scene, tmp_path, capsys, monkeypatch):
+    # only the commands under test (others' command modules are registered separately)
+    monkeypatch.setattr(cli_main, "COMMANDS", ["scene", "train", "render", "eval"])
+    run = str(tmp_path / "run")
+    sets = [x for k, v in {**TINY, **TRAIN}.items() for x in ("--set", f"{k}={v}")]
+    assert main(["train", "--method", "nerf", "--data", str(tiny_scene), "--iters", "2",
+                 "--out", run, "--quiet", *sets]) == 0
+    assert main(["render", "--run", run, "--orbit", "3", "--quiet"]) == 0
+    frames = sorted(p.name for p in (tmp_path / "run" / "render_orbit3").iterdir())
+    assert frames == ["frame_0000.png", "frame_0001.png", "frame_0002.png", "video.gif"]
+    assert main(["eval", "--run", run, "--json", str(tmp_path / "e.json"), "--quiet"]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert len(result["images"]) == 2 and {"psnr", "ssim"} <= set(result["images"][0])
+    assert result["psnr"] == pytest.approx(sum(r["psnr"] for r in result["images"]) / 2)
+    assert result["evals_per_ray"] == 24 and result["s_per_frame"] > 0
+    assert result["lpips"] is None and "unavailable" in result["lpips_note"]
+    capsys.readouterr()
+    # user mistakes: one line on stderr, exit code 2
+    assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "x"),
+                 "--quiet"]) == 2
+    assert main(["train", "--data", str(tiny_scene), "--out", str(tmp_path / "y"),
+                 "--set", "bogus=1", "--quiet"]) == 2
+    assert main(["eval", "--run", str(tmp_path / "none"), "--json", str(tmp_path / "f.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("quadfree ") for line in err)
+    assert "dataset directory not found" in err[0] and "bogus" in err[1]
