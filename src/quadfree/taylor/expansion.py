@@ -218,6 +218,10 @@ class FC2T2:
         dim: 2 or 3 (default from the kernel, else 3).
         fit: ``"lstsq"`` (least-squares M2L fit, §3.1, default) or ``"taylor"``.
         m2l: ``"auto"`` (separable when the kernel factors), ``"separable"`` or ``"general"``.
+        separation: s, the neighbour radius (in parent cells) of the interaction lists; the
+            paper uses 1 (a 6-cell window per axis), the default 2 (a 10-cell window) fits
+            the coarse levels only to sources ≥ 2 cells away: about 10× smaller errors for a
+            Gaussian at 5/3 the M2L cost.
         clamp: clamp out-of-domain points into [−1, 1]^d instead of raising.
         cache_dir: optional directory for the operator-table disk cache.
 
@@ -235,8 +239,8 @@ class FC2T2:
     """
 
     def __init__(self, kernel, levels: int = 4, order: int = 4, *, dim: int | None = None,
-                 fit: str = "lstsq", m2l: str = "auto", clamp: bool = False,
-                 cache_dir: str | Path | None = None) -> None:
+                 fit: str = "lstsq", m2l: str = "auto", separation: int = 2,
+                 clamp: bool = False, cache_dir: str | Path | None = None) -> None:
         if not isinstance(order, int) or not 0 <= order <= MAX_ORDER:
             raise QuadfreeError(f"order={order!r}: must be an integer between 0 and {MAX_ORDER}")
         if not isinstance(levels, int) or not 1 <= levels <= 8:
@@ -247,7 +251,7 @@ class FC2T2:
         self.dim, self.levels, self.order = self.kernel.dim, levels, order
         self.clamp = clamp
         sep = None if m2l == "auto" else m2l == "separable"
-        self.tables = get_tables(self.kernel, levels, order, fit, sep, cache_dir)
+        self.tables = get_tables(self.kernel, levels, order, fit, sep, cache_dir, separation)
         self._torch: dict = {}
 
     @property

@@ -13,16 +13,20 @@ that factors per axis it factors too, ``G_o[k, n] = Π_i g_{o_i}[k_i, n_i]`` (se
 §3.4.1). ``fit="taylor"`` replaces the fit by the plain Taylor polynomial of φ around ``h·o``
 truncated at total degree ρ (the paper's eq. 2), which does not factor.
 
-Interaction lists. A target cell at level j receives the sources in the six cells per axis
-that are children of its parent's neighbours (offsets −2…3 for an even index, −3…2 for an odd
-one); at every level but the finest the inner 3^d "hole" (|o_i| ≤ 1 on every axis) is left
-out, because the next finer level covers it. At the finest level the hole is included: as in
-the paper, near-field interactions are approximated by the expansion too. Every source is
-counted exactly once for every target.
+Interaction lists, with separation s (1 in the paper, the default here is 2). A target cell
+at level j receives the sources in the cells that are children of its parent's neighbours
+within s parent cells: 4s + 2 cells per axis (s = 1: six cells, offsets −2…3 for an even index
+and −3…2 for an odd one). At every level but the finest the inner (2s+1)^d "hole"
+(|o_i| ≤ s on every axis) is left out, because the next finer level covers it. At the finest
+level the hole is included: as in the paper, near-field interactions are approximated by the
+expansion too. Every source is counted exactly once for every target. A larger s makes the
+coarse levels meet only sources at least s cells away, where a smooth kernel is better fitted
+(and a Gaussian much smaller), at (2s+1)/3 times the per-axis M2L cost.
 
 "Pair" form. Writing a cell index as ``2X + π`` (parent X, parity π), the sources of the cells
-of parent X depend only on the parents X − 1, X, X + 1: per axis the M2L is a 3-tap operator
-on ``(π, n)`` vectors of length ``2(ρ+1)``, which removes the even/odd special cases.
+of parent X depend only on the parents X − s … X + s: per axis the M2L is a (2s+1)-tap
+operator on ``(π, n)`` vectors of length ``2(ρ+1)``, which removes the even/odd special
+cases.
 """
 
 from __future__ import annotations
@@ -42,7 +46,12 @@ from quadfree.taylor.legendre import eval_numpy, gauss, shift_matrices
 from quadfree.taylor.multiindex import MAX_ORDER, multi_indices
 
 FITS = ("lstsq", "taylor")
-TAPS = (-1, 0, 1)
+SEPARATIONS = (1, 2)
+
+
+def taps(separation: int) -> tuple[int, ...]:
+    """Parent-offset taps −s … s."""
+    return tuple(range(-separation, separation + 1))
 
 
 def cells_per_axis(level: int) -> int:
@@ -55,10 +64,11 @@ def cells_per_axis(level: int) -> int:
     return 2 ** (level + 1)
 
 
-def offset_table_1d(f, h: float, order: int, q: int = 48) -> np.ndarray:
-    """1-D least-squares M2L factors ``g[o+3, k, n] = ∫∫ f(h·o + h/2·(v−u)) e_k(v) e_n(u)``.
+def offset_table_1d(f, h: float, order: int, reach: int = 3, q: int = 48) -> np.ndarray:
+    """1-D least-squares M2L factors ``g[o+R, k, n] = ∫∫ f(h·o + h/2·(v−u)) e_k(v) e_n(u)``.
 
-    ``f`` is a NumPy function of one coordinate; o = −3 … 3. Shape ``(7, ρ+1, ρ+1)``.
+    ``f`` is a NumPy function of one coordinate; o = −R … R with R = ``reach``.
+    Shape ``(2R+1, ρ+1, ρ+1)``.
 
     Example:
         >>> g = offset_table_1d(lambda t: np.ones_like(t), 0.5, 2)
@@ -68,8 +78,8 @@ def offset_table_1d(f, h: float, order: int, q: int = 48) -> np.ndarray:
     x, w = gauss(q)
     e = eval_numpy(x, order) * w[:, None]                     # (q, a) weighted basis
     v, u = np.meshgrid(x, x, indexing="ij")                   # (q, q)
-    out = np.zeros((7, order + 1, order + 1))
-    for j, o in enumerate(range(-3, 4)):
+    out = np.zeros((2 * reach + 1, order + 1, order + 1))
+    for j, o in enumerate(range(-reach, reach + 1)):
         vals = f(h * o + 0.5 * h * (v - u))                   # (q_v, q_u)
         out[j] = e.T @ vals @ e
     return out
@@ -153,51 +163,55 @@ def _taylor_dense(kernel: Kernel, h: float, order: int, offsets: np.ndarray) -> 
     return dense
 
 
-def in_window(o: np.ndarray, finest: bool) -> np.ndarray:
+def in_window(o: np.ndarray, finest: bool, separation: int = 1) -> np.ndarray:
     """Whether offsets ``o`` (…, d) belong to a level's M2L list (hole excluded unless finest).
 
     Example:
         >>> in_window(np.array([[1, 0, 0], [2, 0, 0]]), finest=False).tolist()
         [False, True]
     """
-    return np.ones(o.shape[:-1], bool) if finest else (np.abs(o) > 1).any(-1)
+    return np.ones(o.shape[:-1], bool) if finest else (np.abs(o) > separation).any(-1)
 
 
-def pair_taps_1d(g: np.ndarray, hole_only: bool = False) -> np.ndarray:
+def pair_taps_1d(g: np.ndarray, separation: int = 1, hole_only: bool = False) -> np.ndarray:
     """Per-axis pair operator ``W[(π_t, k), (tap, π_s, n)]`` from the 1-D table ``g``.
 
-    Source cell = ``2(X + tap) + π_s`` for target ``2X + π_t``: offset ``π_t − π_s − 2·tap``.
-    ``hole_only`` keeps only |o| ≤ 1. Shape ``(2a, 6a)``.
+    Source cell = ``2(X + tap) + π_s`` for target ``2X + π_t``: offset ``π_t − π_s − 2·tap``,
+    tap = −s … s. ``hole_only`` keeps only |o| ≤ s. ``g`` covers o = −(2s+1) … 2s+1.
+    Shape ``(2a, (2s+1)·2a)``.
 
     Example:
         >>> pair_taps_1d(np.zeros((7, 5, 5))).shape
         (10, 30)
     """
     a = g.shape[-1]
-    W = np.zeros((2, a, 3, 2, a))
-    for pt, ti, ps in itertools.product(range(2), range(3), range(2)):
-        o = pt - ps - 2 * TAPS[ti]
-        if hole_only and abs(o) > 1:
+    reach = (g.shape[0] - 1) // 2
+    tp = taps(separation)
+    W = np.zeros((2, a, len(tp), 2, a))
+    for pt, ti, ps in itertools.product(range(2), range(len(tp)), range(2)):
+        o = pt - ps - 2 * tp[ti]
+        if hole_only and abs(o) > separation:
             continue
-        W[pt, :, ti, ps, :] = g[o + 3]
-    return W.reshape(2 * a, 6 * a)
+        W[pt, :, ti, ps, :] = g[o + reach]
+    return W.reshape(2 * a, len(tp) * 2 * a)
 
 
-def pair_taps_general(G: dict, dim: int, P: int, finest: bool) -> np.ndarray:
-    """Dense pair-block M2L: ``W[tap, (π_t, k), (π_s, n)]`` for the 3^d parent taps.
+def pair_taps_general(G: dict, dim: int, P: int, finest: bool, separation: int = 1
+                      ) -> np.ndarray:
+    """Dense pair-block M2L: ``W[tap, (π_t, k), (π_s, n)]`` for the (2s+1)^d parent taps.
 
-    ``G`` maps an offset tuple to its ``(P, P)`` table. Shape ``(3^d, 2^d P, 2^d P)``.
+    ``G`` maps an offset tuple to its ``(P, P)`` table. Shape ``((2s+1)^d, 2^d P, 2^d P)``.
     """
     parities = list(itertools.product(range(2), repeat=dim))
-    taps = list(itertools.product(TAPS, repeat=dim))
-    W = np.zeros((len(taps), len(parities), P, len(parities), P))
-    for ti, tap in enumerate(taps):
+    tap_list = list(itertools.product(taps(separation), repeat=dim))
+    W = np.zeros((len(tap_list), len(parities), P, len(parities), P))
+    for ti, tap in enumerate(tap_list):
         for a_, pt in enumerate(parities):
             for b_, ps in enumerate(parities):
                 o = tuple(pt[i] - ps[i] - 2 * tap[i] for i in range(dim))
-                if in_window(np.array(o), finest):
+                if in_window(np.array(o), finest, separation):
                     W[ti, a_, :, b_, :] = G[o]
-    return W.reshape(len(taps), len(parities) * P, len(parities) * P)
+    return W.reshape(len(tap_list), len(parities) * P, len(parities) * P)
 
 
 @dataclass
@@ -205,11 +219,11 @@ class OperatorTables:
     """Everything the passes need, as float64 NumPy arrays (device copies are made on use).
 
     Attributes:
-        dim, levels, order, fit, separable: the configuration.
+        dim, levels, order, fit, separable, separation: the configuration.
         m2m: ``(a, 2a)`` per-axis M2M (parent ← (π, child)); ``l2l`` ``(2a, a)`` its transpose.
         window, hole: separable path, ``[level][axis] → (2a, 6a)`` pair operators
-            (``hole`` is None at the finest level).
-        general: general path, ``[level] → (3^d, 2^d P, 2^d P)``.
+            (``hole`` is None at the finest level); 6a becomes (2s+1)·2a for separation s.
+        general: general path, ``[level] → ((2s+1)^d, 2^d P, 2^d P)``.
         Index 0 of the per-level lists is level 1 (4 cells per axis).
     """
 
@@ -223,17 +237,18 @@ class OperatorTables:
     window: list | None = None
     hole: list | None = None
     general: list | None = None
+    separation: int = 2
 
 
 def build_tables(kernel: Kernel, levels: int, order: int, fit: str = "lstsq",
-                 separable: bool | None = None) -> OperatorTables:
+                 separable: bool | None = None, separation: int = 2) -> OperatorTables:
     """Compute the operator tables for (kernel, levels, order, fit).
 
     ``separable=None`` picks the separable M2L when the kernel factors and ``fit="lstsq"``.
 
     Example:
         >>> k = Kernel.parse("exp(-8*(x**2+y**2))", dim=2)
-        >>> t = build_tables(k, levels=2, order=2)
+        >>> t = build_tables(k, levels=2, order=2, separation=1)
         >>> t.separable, t.window[1][0].shape
         (True, (6, 18))
     """
@@ -243,6 +258,8 @@ def build_tables(kernel: Kernel, levels: int, order: int, fit: str = "lstsq",
         raise QuadfreeError(f"levels={levels}: must be between 1 and 8")
     if fit not in FITS:
         raise QuadfreeError(f"fit={fit!r}: choose one of {', '.join(FITS)}")
+    if separation not in SEPARATIONS:
+        raise QuadfreeError(f"separation={separation!r}: choose 1 or 2")
     can_separate = kernel.separable and fit == "lstsq"
     if separable is None:
         separable = can_separate
@@ -254,40 +271,43 @@ def build_tables(kernel: Kernel, levels: int, order: int, fit: str = "lstsq",
     m2m = np.concatenate([S[0], S[1]], axis=1)                         # (a, 2a)
     l2l = np.concatenate([S[0].T, S[1].T], axis=0)                     # (2a, a)
     tables = OperatorTables(dim=kernel.dim, levels=levels, order=order, fit=fit,
-                            separable=separable, m2m=m2m, l2l=l2l)
+                            separable=separable, m2m=m2m, l2l=l2l, separation=separation)
+    reach = 2 * separation + 1
     d = kernel.dim
     if separable:
         facs = [kernel.factor_numpy(ax) for ax in range(d)]
         tables.window, tables.hole = [], []
         for lev in range(1, levels + 1):
             h = 2.0 / cells_per_axis(lev)
-            g = [offset_table_1d(f, h, order) for f in facs]
-            tables.window.append([pair_taps_1d(gi) for gi in g])
-            tables.hole.append(None if lev == levels else [pair_taps_1d(gi, True) for gi in g])
-        assert all(w.shape == (2 * a, 6 * a) for w in tables.window[0])
+            g = [offset_table_1d(f, h, order, reach) for f in facs]
+            tables.window.append([pair_taps_1d(gi, separation) for gi in g])
+            tables.hole.append(None if lev == levels else
+                               [pair_taps_1d(gi, separation, True) for gi in g])
+        assert all(w.shape == (2 * a, (2 * separation + 1) * 2 * a) for w in tables.window[0])
     else:
-        offsets = np.array(list(itertools.product(range(-3, 4), repeat=d)))
+        offsets = np.array(list(itertools.product(range(-reach, reach + 1), repeat=d)))
         P = len(multi_indices(d, order))
         tables.general = []
         for lev in range(1, levels + 1):
             h = 2.0 / cells_per_axis(lev)
             G = offset_table_general(kernel, h, order, offsets, fit=fit)
             Gd = {tuple(int(v) for v in o): G[i] for i, o in enumerate(offsets)}
-            tables.general.append(pair_taps_general(Gd, d, P, finest=lev == levels))
+            tables.general.append(pair_taps_general(Gd, d, P, lev == levels, separation))
     return tables
 
 
 _MEMORY: dict[str, OperatorTables] = {}
 
 
-def _cache_key(kernel: Kernel, levels: int, order: int, fit: str, separable: bool | None) -> str:
-    text = f"v1|{kernel.key}|{levels}|{order}|{fit}|{separable}"
+def _cache_key(kernel: Kernel, levels: int, order: int, fit: str, separable: bool | None,
+               separation: int) -> str:
+    text = f"v2|{kernel.key}|{levels}|{order}|{fit}|{separable}|{separation}"
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
 def get_tables(kernel: Kernel, levels: int, order: int, fit: str = "lstsq",
-               separable: bool | None = None, cache_dir: str | Path | None = None
-               ) -> OperatorTables:
+               separable: bool | None = None, cache_dir: str | Path | None = None,
+               separation: int = 2) -> OperatorTables:
     """Tables from the memory cache, else the disk cache (``cache_dir``), else computed.
 
     Computed tables are kept in memory for the life of the process and, with ``cache_dir``,
@@ -298,15 +318,15 @@ def get_tables(kernel: Kernel, levels: int, order: int, fit: str = "lstsq",
         >>> get_tables(k, 2, 2) is get_tables(k, 2, 2)
         True
     """
-    key = _cache_key(kernel, levels, order, fit, separable)
+    key = _cache_key(kernel, levels, order, fit, separable, separation)
     if key in _MEMORY:
         return _MEMORY[key]
     path = Path(cache_dir) / f"taylor-{key}.npz" if cache_dir is not None else None
     tables = None
     if path is not None and path.exists():
-        tables = _load(path, kernel.dim, levels, order, fit)
+        tables = _load(path, kernel.dim, levels, order, fit, separation)
     if tables is None:
-        tables = build_tables(kernel, levels, order, fit, separable)
+        tables = build_tables(kernel, levels, order, fit, separable, separation)
         if path is not None:
             _save(path, tables)
     _MEMORY[key] = tables
@@ -328,12 +348,13 @@ def _save(path: Path, t: OperatorTables) -> None:
             np.savez(fh, **arrays)
 
 
-def _load(path: Path, dim: int, levels: int, order: int, fit: str) -> OperatorTables | None:
+def _load(path: Path, dim: int, levels: int, order: int, fit: str, separation: int
+          ) -> OperatorTables | None:
     try:
         z = np.load(path)
         sep = bool(z["separable"])
         t = OperatorTables(dim=dim, levels=levels, order=order, fit=fit, separable=sep,
-                           m2m=z["m2m"], l2l=z["l2l"])
+                           m2m=z["m2m"], l2l=z["l2l"], separation=separation)
         if sep:
             t.window = [[z[f"w{lev}_{ax}"] for ax in range(dim)] for lev in range(levels)]
             t.hole = [None if lev == levels - 1 else [z[f"h{lev}_{ax}"] for ax in range(dim)]

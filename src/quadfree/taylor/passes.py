@@ -163,19 +163,27 @@ def _op_single(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     return torch.matmul(W, V)
 
 
-def _op_three_taps(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """``out[X] = W @ [V[X−1]; V[X]; V[X+1]]`` with zeros outside. V ``(m, k, rest)``,
-    W ``(o, 3k)`` → ``(m, o, rest)``."""
+def _op_taps(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``out[X] = W @ [V[X−s]; …; V[X+s]]`` with zeros outside. V ``(m, k, rest)``,
+    W ``(o, (2s+1)·k)`` → ``(m, o, rest)``.
+
+    Interior rows are one batched matmul on an overlapping strided view (no copy of V);
+    the ``2s`` boundary rows use the taps that exist.
+    """
     m, k, rest = V.shape
+    T = W.shape[1] // k
+    s = T // 2
     out = torch.empty(m, W.shape[0], rest, dtype=V.dtype, device=V.device)
-    if m >= 3:
-        win = V.as_strided((m - 2, 3 * k, rest), (k * rest, rest, 1))
-        torch.matmul(W, win, out=out[1:-1])
-    if m >= 2:
-        out[0] = W[:, k:] @ V[0:2].reshape(2 * k, rest)
-        out[-1] = W[:, : 2 * k] @ V[-2:].reshape(2 * k, rest)
-    else:
-        out[0] = W[:, k: 2 * k] @ V[0]
+    if m > 2 * s:
+        win = V.as_strided((m - 2 * s, T * k, rest), (k * rest, rest, 1))
+        if torch.is_grad_enabled() and (V.requires_grad or W.requires_grad):
+            out[s: m - s] = torch.matmul(W, win)       # matmul(out=) has no autograd
+        else:
+            torch.matmul(W, win, out=out[s: m - s])
+    for X in list(range(min(s, m))) + list(range(max(s, m - s), m)):
+        lo, hi = max(-s, -X), min(s, m - 1 - X)
+        cols = W[:, (lo + s) * k: (hi + s + 1) * k]
+        out[X] = cols @ V[X + lo: X + hi + 1].reshape(-1, rest)
     return out
 
 
@@ -183,7 +191,8 @@ def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor
     """Apply one per-axis operator to every axis of an AG tensor; returns AG layout again.
 
     ``kind``: ``"down"`` (M2M: (n, a) → (n/2, a) with W ``(a, 2a)``), ``"up"`` (L2L:
-    (n, a) → (2n, a) with W ``(2a, a)``) or ``"m2l"`` (3-tap pair operator W ``(2a, 6a)``).
+    (n, a) → (2n, a) with W ``(2a, a)``) or ``"m2l"`` ((2s+1)-tap pair operator
+    W ``(2a, (2s+1)·2a)``).
     """
     shape = list(A.shape)             # [n, a, n, a, (n, a), R]
     R = shape[-1]
@@ -202,7 +211,7 @@ def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor
             new = (2 * n, W.shape[0] // 2)
         else:
             V = data.reshape(n // 2, 2 * a, -1)
-            out = _op_three_taps(V, W)
+            out = _op_taps(V, W)
             new = (n, W.shape[0] // 2)
         data = _rotate(out, out.shape[0] * out.shape[1])
         groups = groups[1:] + [new]
@@ -212,10 +221,10 @@ def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor
 
 
 def m2l_general(A: torch.Tensor, dim: int, order: int, W: torch.Tensor) -> torch.Tensor:
-    """General (dense) M2L in pair-block form: 3^d taps of ``(2^d P, 2^d P)`` matrices.
+    """General (dense) M2L in pair-block form: (2s+1)^d taps of ``(2^d P, 2^d P)`` matrices.
 
-    A: AG layout at n cells per axis; W ``(3^d, 2^d P, 2^d P)``. Returns AG layout.
-    Costs 6^d P² multiply-adds per cell (the paper's M2L without separation).
+    A: AG layout at n cells per axis; W ``((2s+1)^d, 2^d P, 2^d P)``. Returns AG layout.
+    Costs (4s+2)^d P² multiply-adds per cell (s = 1: the paper's 6³·P² M2L).
     """
     n, a, R = A.shape[0], order + 1, A.shape[-1]
     P = len(multi_indices(dim, order))
@@ -224,12 +233,14 @@ def m2l_general(A: torch.Tensor, dim: int, order: int, W: torch.Tensor) -> torch
     blk = cells.reshape((R,) + sum(((h, 2) for _ in range(dim)), ()) + (P,))
     perm = [0] + [1 + 2 * ax for ax in range(dim)] + [2 + 2 * ax for ax in range(dim)]
     blk = blk.permute(perm + [1 + 2 * dim]).reshape((R,) + (h,) * dim + (2**dim * P,))
-    pad = F.pad(blk, (0, 0) + (1, 1) * dim)                            # zero parent ring
+    ntaps = W.shape[0]
+    s = (round(ntaps ** (1.0 / dim)) - 1) // 2
+    pad = F.pad(blk, (0, 0) + (s, s) * dim)                            # zero parent ring
     out = torch.zeros_like(blk)
-    taps = torch.cartesian_prod(*[torch.tensor([-1, 0, 1])] * dim).reshape(-1, dim)
+    taps = torch.cartesian_prod(*[torch.arange(-s, s + 1)] * dim).reshape(-1, dim)
     for ti, tap in enumerate(taps.tolist()):
-        sl = (slice(None),) + tuple(slice(1 + t, 1 + t + h) for t in tap)
-        out += pad[sl] @ W[ti].T
+        sl = (slice(None),) + tuple(slice(s + t, s + t + h) for t in tap)
+        out = out + pad[sl] @ W[ti].T
     out = out.reshape((R,) + (h,) * dim + (2,) * dim + (P,))
     inv = [0] + [v for ax in range(dim) for v in (1 + ax, 1 + dim + ax)] + [1 + 2 * dim]
     cells_out = out.permute(inv).reshape((R, 1) + (n,) * dim + (P,))
