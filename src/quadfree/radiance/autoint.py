@@ -1,0 +1,366 @@
+"""AutoInt volume rendering: per-section integrals from N+1 integral-network evaluations.
+
+Parameterisation
+----------------
+A ray is ``r(t) = o + t·d`` with ``d`` a unit vector and ``t ∈ [near, far]``. Each integral
+network is an MLP ``Φ(z)`` on ``z = [x, d] ∈ R⁶`` with ``x = o + t·d``; the encoding is
+``[PE_Lx(x), PE_Ld(d)]`` (AutoInt's normalised positional encoding, sin(f·u)/f). The only
+differentiated input is ``t``: ``dz/dt = [d, 0]``, so the grad network is
+
+    ``f(t) = ∂Φ(o + t·d, d)/∂t = ∇ₓΦ(x, d) · d``,
+
+computed by the explicit tangent pass ``MLP.forward_with_tangent(z, [d, 0])``. Because the
+ray enters only through ``(x, d)``, two cameras on the same line see the same function of the
+point (the model is a function of the oriented line, not of where a camera sits on it).
+
+Two integral networks: ``Φσ`` (1 output, density) and ``Φc`` (3 outputs, colour). The density
+network's direction input is configurable (``Config.sigma_direction``): ``"encoded"`` is the
+published model, ``PE_Ld(d)``; ``"raw"`` feeds ``d`` itself (a low-frequency dependence).
+Density from the grad network still depends on d (it is a directional derivative), so a
+second remedy is a *view-consistency penalty* (``Config.consistency_weight``): during
+training, the density at sampled points is also evaluated along a random other direction and
+the squared difference is added to the loss. :mod:`quadfree.radiance.consistency` measures
+what either remedy does.
+
+Piecewise model
+---------------
+N sections with boundaries ``t_0 = near < … < t_N = far`` (uniform, or predicted per ray by
+:class:`~quadfree.radiance.sections.SamplingNetwork`). Per section the mean of each grad
+network, ``σ̄_i = ReLU(mean σ)`` and ``c̄_i = sigmoid(mean c)``, is composited with
+``α_i = 1 − exp(−σ̄_i δ_i)``, ``δ_i = t_{i+1} − t_i``, on a white background.
+
+* Training (grad path): the mean is estimated from K stratified, jittered samples of the grad
+  networks inside each section (``N·K`` tangent passes per network per ray).
+* Inference (integral path): the exact section mean of the grad network,
+  ``(Φ(t_{i+1}) − Φ(t_i)) / δ_i``: N+1 evaluations of each integral network per ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from quadfree.errors import QuadfreeError
+from quadfree.fields import MLP, PositionalEncoding
+from quadfree.radiance.base import RadianceMethod, RayBundle
+from quadfree.radiance.sections import SamplingNetwork, uniform_boundaries
+
+SIGMA_DIRECTIONS = ("encoded", "raw")
+SAMPLERS = ("learned", "uniform")
+
+
+@dataclass
+class Config:
+    """AutoInt radiance-field settings (defaults sized for a 2-core CPU at 64×64).
+
+    Attributes:
+        sections: N, sections per ray (8, 16 and 32 are the tested values).
+        samples_per_section: K, grad-network samples per section on the training path.
+        hidden, depth: width and number of hidden layers of each integral network.
+        activation: a smooth activation name (``swish`` as published, or ``sine``).
+        pos_freqs, dir_freqs: positional-encoding octaves for the point and the direction.
+        sigma_direction: ``"encoded"`` (published) or ``"raw"`` direction input of Φσ.
+        shared: one integral network with four outputs (σ, rgb) instead of two networks;
+            halves inference evaluations (``sigma_direction`` is then ``"encoded"``).
+        sampler: ``"learned"`` (sampling network) or ``"uniform"`` sections.
+        sampler_hidden, sampler_depth: the sampling network's size.
+        consistency_weight: weight of the view-consistency penalty (0 = off, as published).
+        consistency_points: sample points per batch that the penalty re-evaluates.
+        sigma_scale: constant factor on Φσ (lets densities of tens be reached with O(1) weights).
+        white_background: composite on white (Blender convention).
+    """
+
+    sections: int = 32
+    samples_per_section: int = 4
+    hidden: int = 128
+    depth: int = 4
+    activation: str = "swish"
+    pos_freqs: int = 10
+    dir_freqs: int = 4
+    sigma_direction: str = "encoded"
+    shared: bool = False
+    sampler: str = "learned"
+    sampler_hidden: int = 64
+    sampler_depth: int = 2
+    consistency_weight: float = 0.0
+    consistency_points: int = 512
+    sigma_scale: float = 10.0
+    white_background: bool = True
+
+
+class RayPointEncoding(nn.Module):
+    """Encode ``z = [x, d]`` as ``[PE(x), γ(d)]`` with a forward-mode ``jvp``.
+
+    ``γ(d)`` is ``PE_Ld(d)`` when ``dir_freqs >= 0`` and the encoding is ``"encoded"``,
+    ``d`` itself for ``"raw"``. Both parts use AutoInt's normalised encoding.
+
+    Shapes: ``(..., 6) -> (..., out_dim)``.
+
+    Example:
+        >>> enc = RayPointEncoding(pos_freqs=10, dir_freqs=4)
+        >>> enc.out_dim, enc(torch.rand(7, 6)).shape
+        (90, torch.Size([7, 90]))
+    """
+
+    def __init__(self, pos_freqs: int, dir_freqs: int, direction: str = "encoded") -> None:
+        super().__init__()
+        if direction not in SIGMA_DIRECTIONS:
+            raise QuadfreeError(f"direction input {direction!r}: choose from {SIGMA_DIRECTIONS}")
+        self.pos = PositionalEncoding(3, pos_freqs, normalized=True)
+        self.dir = PositionalEncoding(3, dir_freqs if direction == "encoded" else 0,
+                                      normalized=True)
+        self.out_dim = self.pos.out_dim + self.dir.out_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.pos(z[..., :3]), self.dir(z[..., 3:])], dim=-1)
+
+    def jvp(self, z: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        px, pv = self.pos.jvp(z[..., :3], v[..., :3])
+        dx, dv = self.dir.jvp(z[..., 3:], v[..., 3:])
+        return torch.cat([px, dx], dim=-1), torch.cat([pv, dv], dim=-1)
+
+
+def composite(sigma: torch.Tensor, rgb: torch.Tensor, bounds: torch.Tensor,
+              white_background: bool = True) -> dict[str, torch.Tensor]:
+    """Alpha-composite N piecewise-constant sections.
+
+    ``α_i = 1 − exp(−σ_i δ_i)``, ``w_i = α_i ∏_{j<i}(1 − α_j)``, colour ``Σ w_i c_i``
+    (+ ``1 − Σ w_i`` on white), depth ``Σ w_i t̄_i`` at section midpoints t̄_i.
+
+    Shapes: sigma ``(R, N)``, rgb ``(R, N, 3)``, bounds ``(R, N+1)`` →
+    ``rgb (R, 3)``, ``depth (R,)``, ``acc (R,)``, ``weights (R, N)``.
+
+    Example:
+        >>> out = composite(torch.full((1, 2), 1e4), torch.ones(1, 2, 3) * 0.5,
+        ...                 torch.tensor([[2.0, 3.0, 4.0]]))
+        >>> out["rgb"].tolist(), round(out["depth"].item(), 3)
+        ([[0.5, 0.5, 0.5]], 2.5)
+    """
+    delta = bounds[:, 1:] - bounds[:, :-1]
+    tau = sigma * delta
+    alpha = 1.0 - torch.exp(-tau)
+    # transmittance before each section: exp(−Σ_{j<i} σ_j δ_j)
+    trans = torch.exp(-torch.cumsum(torch.cat([torch.zeros_like(tau[:, :1]), tau[:, :-1]],
+                                              dim=-1), dim=-1))
+    weights = alpha * trans
+    acc = weights.sum(-1)
+    color = (weights[..., None] * rgb).sum(-2)
+    if white_background:
+        color = color + (1.0 - acc)[:, None]
+    mids = 0.5 * (bounds[:, 1:] + bounds[:, :-1])
+    depth = (weights * mids).sum(-1)
+    return {"rgb": color, "depth": depth, "acc": acc, "weights": weights}
+
+
+class AutoIntRadiance(RadianceMethod):
+    """The AutoInt radiance field: σ and colour integral networks plus section boundaries.
+
+    ``render_rays(rays, training=True)`` takes the grad path (K jittered samples per section);
+    ``training=False`` the integral path (N+1 evaluations per network per ray).
+    :meth:`render_grad` renders with the grad networks and any K (midpoint rule) for comparing
+    the two paths.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = build(Config(sections=8, samples_per_section=2, hidden=32, depth=2))
+        >>> rays = RayBundle(torch.zeros(4, 3), torch.tensor([[0.0, 0, 1]]).expand(4, 3),
+        ...                  torch.full((4,), 2.0), torch.full((4,), 6.0))
+        >>> out = model.render_rays(rays, training=False)
+        >>> out["rgb"].shape, model.evals_per_ray()
+        (torch.Size([4, 3]), 19)
+    """
+
+    name = "autoint"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        c = config
+        if c.sections < 1 or c.samples_per_section < 1:
+            raise QuadfreeError(f"sections ({c.sections}) and samples_per_section "
+                                f"({c.samples_per_section}) must be >= 1")
+        if c.sampler not in SAMPLERS:
+            raise QuadfreeError(f"sampler {c.sampler!r}: choose from {SAMPLERS}")
+        self.config = c
+        if c.shared:
+            # one integral network with 4 outputs (σ, r, g, b): half the evaluations
+            self.field_net = MLP(6, 4, hidden=c.hidden, depth=c.depth, activation=c.activation,
+                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, "encoded"))
+            self.sigma_net = self.color_net = None
+        else:
+            self.field_net = None
+            self.sigma_net = MLP(6, 1, hidden=c.hidden, depth=c.depth,
+                                 activation=c.activation,
+                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs,
+                                                           c.sigma_direction))
+            self.color_net = MLP(6, 3, hidden=c.hidden, depth=c.depth,
+                                 activation=c.activation,
+                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, "encoded"))
+        self.sampler = (SamplingNetwork(c.sections, hidden=c.sampler_hidden,
+                                        depth=c.sampler_depth)
+                        if c.sampler == "learned" else None)
+
+    # ----------------------------------------------------------------- geometry
+    def boundaries(self, rays: RayBundle) -> torch.Tensor:
+        """Section boundaries per ray, monotone from near to far. Shapes: → ``(R, N+1)``."""
+        if self.sampler is None:
+            return uniform_boundaries(rays.near, rays.far, self.config.sections)
+        return self.sampler(rays.origins, rays.directions, rays.near, rays.far)
+
+    @staticmethod
+    def _inputs(rays: RayBundle, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Network inputs z = [o + t d, d] and their t-tangent [d, 0] for t ``(R, S)``."""
+        o, d = rays.origins[:, None, :], rays.directions[:, None, :]
+        x = o + t[..., None] * d
+        dd = d.expand_as(x)
+        z = torch.cat([x, dd], dim=-1)
+        v = torch.cat([dd, torch.zeros_like(dd)], dim=-1)
+        return z, v
+
+    # ----------------------------------------------------------------- the two networks
+    def _phi(self, z: torch.Tensor) -> torch.Tensor:
+        """Both integral networks at inputs z: ``(..., 6) -> (..., 4)`` = [Φσ, Φc]."""
+        if self.field_net is not None:
+            out = self.field_net(z)
+        else:
+            out = torch.cat([self.sigma_net(z), self.color_net(z)], dim=-1)
+        return torch.cat([self.config.sigma_scale * out[..., :1], out[..., 1:]], dim=-1)
+
+    def _dphi(self, z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Both grad networks ``DΦ(z)·v``: ``(..., 6) -> (..., 4)`` = [σ, c] (raw)."""
+        if self.field_net is not None:
+            out = self.field_net.forward_with_tangent(z, v)[1]
+        else:
+            out = torch.cat([self.sigma_net.forward_with_tangent(z, v)[1],
+                             self.color_net.forward_with_tangent(z, v)[1]], dim=-1)
+        return torch.cat([self.config.sigma_scale * out[..., :1], out[..., 1:]], dim=-1)
+
+    def integral_fields(self, rays: RayBundle, t: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Integral networks at ray parameters t ``(R, S)``: ``Φσ (R, S)``, ``Φc (R, S, 3)``."""
+        z, _ = self._inputs(rays, t)
+        out = self._phi(z)
+        return out[..., 0], out[..., 1:]
+
+    def grad_fields(self, rays: RayBundle, t: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Grad networks ∂Φ/∂t at ray parameters t ``(R, S)`` (raw, before ReLU/sigmoid):
+        ``σ (R, S)``, ``c (R, S, 3)``."""
+        z, v = self._inputs(rays, t)
+        out = self._dphi(z, v)
+        return out[..., 0], out[..., 1:]
+
+    def density_at(self, points: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+        """Density ReLU(∂Φσ/∂t) at 3-D points seen along unit ``directions``.
+
+        Shapes: points, directions ``(P, 3)`` → ``(P,)``.
+        """
+        v = torch.cat([directions, torch.zeros_like(directions)], dim=-1)
+        z = torch.cat([points, directions], dim=-1)
+        if self.field_net is not None:
+            sigma = self.field_net.forward_with_tangent(z, v)[1][..., 0]
+        else:
+            sigma = self.sigma_net.forward_with_tangent(z, v)[1][..., 0]
+        return torch.relu(self.config.sigma_scale * sigma)
+
+    # ----------------------------------------------------------------- section means
+    def section_means_integral(self, rays: RayBundle, bounds: torch.Tensor
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact section means of the grad networks, ``(Φ(t_{i+1}) − Φ(t_i)) / δ_i``.
+
+        Shapes: bounds ``(R, N+1)`` → ``(R, N)``, ``(R, N, 3)`` (raw, before activations).
+        """
+        phi_s, phi_c = self.integral_fields(rays, bounds)
+        delta = (bounds[:, 1:] - bounds[:, :-1]).clamp_min(1e-10)
+        return ((phi_s[:, 1:] - phi_s[:, :-1]) / delta,
+                (phi_c[:, 1:] - phi_c[:, :-1]) / delta[..., None])
+
+    def sample_positions(self, bounds: torch.Tensor, k: int, jitter: bool) -> torch.Tensor:
+        """K stratified positions per section: ``t_i + (j + ξ)/K · δ_i``, ξ ~ U(0, 1) with
+        ``jitter`` else ½ (midpoint rule). Shapes: ``(R, N+1) -> (R, N, K)``."""
+        r, n = bounds.shape[0], bounds.shape[1] - 1
+        j = torch.arange(k, device=bounds.device, dtype=bounds.dtype)
+        xi = (torch.rand(r, n, k, device=bounds.device, dtype=bounds.dtype) if jitter
+              else torch.full((r, n, k), 0.5, device=bounds.device, dtype=bounds.dtype))
+        u = (j + xi) / k
+        lo, delta = bounds[:, :-1, None], (bounds[:, 1:] - bounds[:, :-1])[..., None]
+        return lo + u * delta
+
+    def section_means_grad(self, rays: RayBundle, bounds: torch.Tensor, k: int,
+                           jitter: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Section means estimated from K grad-network samples per section.
+
+        Shapes: bounds ``(R, N+1)`` → σ̄ ``(R, N)``, c̄ ``(R, N, 3)`` (raw), and the sample
+        positions ``(R, N, K)``.
+        """
+        r, n = bounds.shape[0], bounds.shape[1] - 1
+        t = self.sample_positions(bounds, k, jitter)
+        sigma, color = self.grad_fields(rays, t.reshape(r, n * k))
+        return sigma.reshape(r, n, k).mean(-1), color.reshape(r, n, k, 3).mean(-2), t
+
+    # ----------------------------------------------------------------- rendering
+    def _finish(self, sigma_mean: torch.Tensor, color_mean: torch.Tensor,
+                bounds: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = composite(torch.relu(sigma_mean), torch.sigmoid(color_mean), bounds,
+                        self.config.white_background)
+        out["bounds"] = bounds
+        return out
+
+    def render_rays(self, rays: RayBundle, *, training: bool) -> dict[str, torch.Tensor]:
+        bounds = self.boundaries(rays)
+        if not training:
+            return self._finish(*self.section_means_integral(rays, bounds), bounds)
+        k = self.config.samples_per_section
+        sigma, color, t = self.section_means_grad(rays, bounds, k, jitter=True)
+        out = self._finish(sigma, color, bounds)
+        if self.config.consistency_weight > 0:
+            out["consistency"] = self._consistency_penalty(rays, t)
+        return out
+
+    def render_grad(self, rays: RayBundle, samples_per_section: int) -> dict[str, torch.Tensor]:
+        """Render with the grad networks, midpoint rule with K = ``samples_per_section``.
+
+        As K grows this converges to :meth:`render_rays` with ``training=False``.
+        """
+        bounds = self.boundaries(rays)
+        sigma, color, _ = self.section_means_grad(rays, bounds, samples_per_section,
+                                                  jitter=False)
+        return self._finish(sigma, color, bounds)
+
+    def _consistency_penalty(self, rays: RayBundle, t: torch.Tensor) -> torch.Tensor:
+        """Mean squared difference of ReLU(σ) at sampled points between the ray's own
+        direction and a random one (the view-consistency remedy)."""
+        r = t.shape[0]
+        m = min(self.config.consistency_points, t.numel())
+        flat = torch.randint(t.numel(), (m,), device=t.device)
+        ray_idx = flat // (t.numel() // r)
+        tt = t.reshape(-1)[flat].detach()
+        points = rays.origins[ray_idx] + tt[:, None] * rays.directions[ray_idx]
+        other = nn.functional.normalize(torch.randn_like(points), dim=-1)
+        both = torch.cat([rays.directions[ray_idx], other], dim=0)
+        dens = self.density_at(torch.cat([points, points], dim=0), both)
+        return ((dens[:m] - dens[m:]) ** 2).mean()
+
+    def loss(self, outputs: dict[str, torch.Tensor], target_rgb: torch.Tensor) -> torch.Tensor:
+        """Photometric MSE, plus ``consistency_weight`` × the view-consistency penalty."""
+        loss = nn.functional.mse_loss(outputs["rgb"], target_rgb)
+        if "consistency" in outputs:
+            loss = loss + self.config.consistency_weight * outputs["consistency"]
+        return loss
+
+    def evals_per_ray(self) -> int:
+        """Integral path: N+1 points × 2 networks (1 if ``shared``), plus one query of the
+        sampling network."""
+        nets = 1 if self.field_net is not None else 2
+        return nets * (self.config.sections + 1) + (1 if self.sampler is not None else 0)
+
+
+def build(config: Config | None = None) -> AutoIntRadiance:
+    """Build the AutoInt radiance method from a :class:`Config`.
+
+    Example:
+        >>> build(Config(sections=16, sampler="uniform")).evals_per_ray()
+        34
+    """
+    return AutoIntRadiance(config or Config())
