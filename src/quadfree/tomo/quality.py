@@ -30,6 +30,7 @@ def psnr(estimate: np.ndarray, reference: np.ndarray, data_range: float | None =
     if mask is not None:
         est, ref = est[mask], ref[mask]
     rng = float(ref.max() - ref.min()) if data_range is None else float(data_range)
+    rng = rng or float(np.abs(ref).max()) or 1.0               # a constant reference
     return _psnr(est.reshape(-1, 1), ref.reshape(-1, 1), data_range=rng)
 
 
@@ -57,7 +58,7 @@ def image_ssim(estimate: np.ndarray, reference: np.ndarray) -> float:
 
     est, ref = np.asarray(estimate, np.float64), np.asarray(reference, np.float64)
     mask = circle_mask(ref.shape[0])
-    rng = float(ref[mask].max() - ref[mask].min()) or 1.0
+    rng = float(ref[mask].max() - ref[mask].min()) or float(np.abs(ref).max()) or 1.0
     _, smap = structural_similarity(est, ref, data_range=rng, full=True, gaussian_weights=True,
                                    sigma=1.5, use_sample_covariance=False)
     return float(smap[mask].mean())

@@ -19,19 +19,19 @@ from quadfree.tomo.model import SinogramModel
 class TrainConfig:
     """Hyper-parameters of :func:`fit_sinogram`.
 
-    ``consistency`` weights a penalty that asks the integrand at one image point to be the same
-    whichever line (angle) reaches it, including angles that were never measured; 0 turns it
-    off (the published method).
+    ``consistency`` weights an optional penalty that asks the integrand at one image point to
+    be the same whichever line (angle) reaches it, including angles never measured; 0 (the
+    default, as in the published method) turns it off. On Shepp–Logan 64×64 at 16× it
+    *lowered* held-out sinogram PSNR (26.9 dB with weight 1 vs 32.6 dB without, 1500 steps).
     """
 
     steps: int = 1500
     batch_rays: int = 256
     samples_per_ray: int = 16
-    lr: float = 2e-3
+    lr: float = 1e-3
     lr_final: float = 5e-5
-    consistency: float = 1.0
+    consistency: float = 0.0
     consistency_points: int = 1024
-    endpoint_weight: float = 0.0
     seed: int = 0
 
 
@@ -121,12 +121,6 @@ def fit_sinogram(model: SinogramModel, sinogram: np.ndarray, angles_deg,
         g = model.integrand(rho[:, None], theta[:, None], t)              # (B, S)
         data = ((2 * half * g.mean(1) - target) ** 2).mean()
         loss = data
-        if cfg.endpoint_weight > 0:
-            ends = torch.stack([-half, half], -1)                          # (B, 2)
-            pts = torch.stack([rho[:, None].expand_as(ends), theta[:, None].expand_as(ends),
-                               ends], -1)
-            phi = model.phi(pts)[..., 0]
-            loss = loss + cfg.endpoint_weight * ((phi[:, 1] - phi[:, 0] - target) ** 2).mean()
         cons = torch.zeros((), dtype=dtype, device=device)
         if cfg.consistency > 0:
             cons = _consistency(model, cfg.consistency_points, gen, dtype, device)
