@@ -27,7 +27,8 @@ Piecewise model
 N sections with boundaries ``t_0 = near < … < t_N = far`` (uniform, or predicted per ray by
 :class:`~quadfree.radiance.sections.SamplingNetwork`). Per section the mean of each grad
 network, ``σ̄_i = ReLU(mean σ)`` and ``c̄_i = sigmoid(mean c)``, is composited with
-``α_i = 1 − exp(−σ̄_i δ_i)``, ``δ_i = t_{i+1} − t_i``, on a white background.
+``α_i = 1 − exp(−σ̄_i δ_i)``, ``δ_i = t_{i+1} − t_i``, on a white background
+(:func:`quadfree.render.compositing.render_density`; depth is measured at section midpoints).
 
 * Training (grad path): the mean is estimated from K stratified, jittered samples of the grad
   networks inside each section (``N·K`` tangent passes per network per ray).
@@ -43,9 +44,10 @@ import torch
 from torch import nn
 
 from quadfree.errors import QuadfreeError
-from quadfree.fields import MLP, PositionalEncoding
+from quadfree.fields import MLP, PositionalEncoding, Swish
 from quadfree.radiance.base import RadianceMethod, RayBundle
 from quadfree.radiance.sections import SamplingNetwork, uniform_boundaries
+from quadfree.render.compositing import render_density
 
 SIGMA_DIRECTIONS = ("encoded", "raw")
 SAMPLERS = ("learned", "uniform")
@@ -112,6 +114,11 @@ class RayPointEncoding(nn.Module):
         self.dir = PositionalEncoding(3, dir_freqs if direction == "encoded" else 0,
                                       normalized=True)
         self.out_dim = self.pos.out_dim + self.dir.out_dim
+        # column scale of the position encoding: 1 for raw x, 1/f for sin(f x) and cos(f x)
+        # (the layout of PositionalEncoding: [x, sin at every f, cos at every f], 3 per f)
+        inv = (1.0 / self.pos.freqs).repeat_interleave(3)
+        self.register_buffer("pos_scale", torch.cat([torch.ones(3), inv, inv]),
+                             persistent=False)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.pos(z[..., :3]), self.dir(z[..., 3:])], dim=-1)
@@ -122,36 +129,43 @@ class RayPointEncoding(nn.Module):
         return torch.cat([px, dx], dim=-1), torch.cat([pv, dv], dim=-1)
 
 
-def composite(sigma: torch.Tensor, rgb: torch.Tensor, bounds: torch.Tensor,
-              white_background: bool = True) -> dict[str, torch.Tensor]:
-    """Alpha-composite N piecewise-constant sections.
+def ray_forward(net: MLP, origins: torch.Tensor, directions: torch.Tensor, t: torch.Tensor
+                ) -> torch.Tensor:
+    """``net([o + t·d, d])`` for an MLP whose encoding is a :class:`RayPointEncoding`, computed
+    per ray where it can be (the integral path's fast evaluation).
 
-    ``α_i = 1 − exp(−σ_i δ_i)``, ``w_i = α_i ∏_{j<i}(1 − α_j)``, colour ``Σ w_i c_i``
-    (+ ``1 − Σ w_i`` on white), depth ``Σ w_i t̄_i`` at section midpoints t̄_i.
+    Equal to ``net(cat([o + t d, d]))`` up to round-off, but: the direction's encoding and its
+    share of the first layer (plus the bias) are computed once per ray, not once per point; the
+    1/f factors of the normalised encoding are folded into the first-layer weights; swish runs
+    as one fused ``silu``. Falls back to the plain forward for MLPs with skip connections.
 
-    Shapes: sigma ``(R, N)``, rgb ``(R, N, 3)``, bounds ``(R, N+1)`` →
-    ``rgb (R, 3)``, ``depth (R,)``, ``acc (R,)``, ``weights (R, N)``.
+    Shapes: origins, directions ``(R, 3)``, t ``(R, S)`` → ``(R, S, c)``.
 
     Example:
-        >>> out = composite(torch.full((1, 2), 1e4), torch.ones(1, 2, 3) * 0.5,
-        ...                 torch.tensor([[2.0, 3.0, 4.0]]))
-        >>> out["rgb"].tolist(), round(out["depth"].item(), 3)
-        ([[0.5, 0.5, 0.5]], 2.5)
+        >>> net = MLP(6, 2, hidden=16, depth=2, encoding=RayPointEncoding(4, 2))
+        >>> o, d, t = torch.rand(3, 3), torch.rand(3, 3), torch.rand(3, 5)
+        >>> z = torch.cat([o[:, None] + t[..., None] * d[:, None],
+        ...                d[:, None].expand(3, 5, 3)], dim=-1)
+        >>> torch.allclose(ray_forward(net, o, d, t), net(z), atol=1e-6)
+        True
     """
-    delta = bounds[:, 1:] - bounds[:, :-1]
-    tau = sigma * delta
-    alpha = 1.0 - torch.exp(-tau)
-    # transmittance before each section: exp(−Σ_{j<i} σ_j δ_j)
-    trans = torch.exp(-torch.cumsum(torch.cat([torch.zeros_like(tau[:, :1]), tau[:, :-1]],
-                                              dim=-1), dim=-1))
-    weights = alpha * trans
-    acc = weights.sum(-1)
-    color = (weights[..., None] * rgb).sum(-2)
-    if white_background:
-        color = color + (1.0 - acc)[:, None]
-    mids = 0.5 * (bounds[:, 1:] + bounds[:, :-1])
-    depth = (weights * mids).sum(-1)
-    return {"rgb": color, "depth": depth, "acc": acc, "weights": weights}
+    x = origins[:, None, :] + t[..., None] * directions[:, None, :]
+    enc = net.encoding
+    if net.skips or not isinstance(enc, RayPointEncoding):
+        return net(torch.cat([x, directions[:, None, :].expand_as(x)], dim=-1))
+    first = net.layers[0]
+    npos = enc.pos.out_dim
+    w_pos = first.weight[:, :npos] * enc.pos_scale.to(first.weight)
+    ray_term = torch.addmm(first.bias, enc.dir(directions), first.weight[:, npos:].T)  # (R, H)
+    freqs = enc.pos.freqs.to(x.dtype)
+    xf = (x[..., None, :] * freqs[:, None]).flatten(-2)                            # (R, S, L·3)
+    feats = torch.cat([x, torch.sin(xf), torch.cos(xf)], dim=-1)
+    h = feats @ w_pos.T + ray_term[:, None, :]
+    for i, (layer, act) in enumerate(zip(net.layers, net.acts)):
+        if i > 0:
+            h = layer(h)
+        h = nn.functional.silu(h) if isinstance(act, Swish) else act(h)
+    return net.out_act(net.head(h))
 
 
 class AutoIntRadiance(RadianceMethod):
@@ -219,14 +233,6 @@ class AutoIntRadiance(RadianceMethod):
         return z, v
 
     # ----------------------------------------------------------------- the two networks
-    def _phi(self, z: torch.Tensor) -> torch.Tensor:
-        """Both integral networks at inputs z: ``(..., 6) -> (..., 4)`` = [Φσ, Φc]."""
-        if self.field_net is not None:
-            out = self.field_net(z)
-        else:
-            out = torch.cat([self.sigma_net(z), self.color_net(z)], dim=-1)
-        return torch.cat([self.config.sigma_scale * out[..., :1], out[..., 1:]], dim=-1)
-
     def _dphi(self, z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Both grad networks ``DΦ(z)·v``: ``(..., 6) -> (..., 4)`` = [σ, c] (raw)."""
         if self.field_net is not None:
@@ -239,9 +245,13 @@ class AutoIntRadiance(RadianceMethod):
     def integral_fields(self, rays: RayBundle, t: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """Integral networks at ray parameters t ``(R, S)``: ``Φσ (R, S)``, ``Φc (R, S, 3)``."""
-        z, _ = self._inputs(rays, t)
-        out = self._phi(z)
-        return out[..., 0], out[..., 1:]
+        o, d = rays.origins, rays.directions
+        if self.field_net is not None:
+            out = ray_forward(self.field_net, o, d, t)
+        else:
+            out = torch.cat([ray_forward(self.sigma_net, o, d, t),
+                             ray_forward(self.color_net, o, d, t)], dim=-1)
+        return self.config.sigma_scale * out[..., 0], out[..., 1:]
 
     def grad_fields(self, rays: RayBundle, t: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -302,8 +312,10 @@ class AutoIntRadiance(RadianceMethod):
     # ----------------------------------------------------------------- rendering
     def _finish(self, sigma_mean: torch.Tensor, color_mean: torch.Tensor,
                 bounds: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = composite(torch.relu(sigma_mean), torch.sigmoid(color_mean), bounds,
-                        self.config.white_background)
+        deltas = bounds[:, 1:] - bounds[:, :-1]
+        mids = 0.5 * (bounds[:, 1:] + bounds[:, :-1])
+        out = render_density(torch.relu(sigma_mean), torch.sigmoid(color_mean), mids, deltas,
+                             background=1.0 if self.config.white_background else 0.0)
         out["bounds"] = bounds
         return out
 

@@ -75,7 +75,7 @@ def surface_points(depths: torch.Tensor, origins: torch.Tensor, directions: torc
 
 @torch.no_grad()
 def view_consistency_stats(density: DensityFn, points: torch.Tensor, centres: torch.Tensor,
-                           min_density: float = 1.0) -> dict[str, float]:
+                           min_density: float = 1.0) -> dict[str, float | None]:
     """Density of each point seen from each camera centre, and how much it varies.
 
     Args:
@@ -85,7 +85,7 @@ def view_consistency_stats(density: DensityFn, points: torch.Tensor, centres: to
         min_density: points whose mean σ over views is below this are left out of cv.
 
     Returns ``{"cv_median", "cv_mean", "disagree_fraction", "points", "views",
-    "mean_density"}``.
+    "mean_density"}`` (cv values None when no point passes ``min_density``).
 
     Example:
         >>> const = lambda p, d: torch.ones(p.shape[0])
@@ -102,11 +102,12 @@ def view_consistency_stats(density: DensityFn, points: torch.Tensor, centres: to
                     dirs.reshape(-1, 3)).reshape(p, m).double()
     mean = sigma.mean(-1)
     keep = mean > min_density
-    cv = sigma[keep].std(-1, unbiased=False) / mean[keep]
+    cv = (sigma[keep].std(-1, unbiased=False) / mean[keep]) if keep.any() \
+        else sigma.new_zeros(0)
     peak = sigma.max(-1).values
     disagree = (sigma.min(-1).values < 0.1 * peak) & keep
-    return {"cv_median": float(cv.median()) if cv.numel() else float("nan"),
-            "cv_mean": float(cv.mean()) if cv.numel() else float("nan"),
+    return {"cv_median": float(cv.median()) if cv.numel() else None,
+            "cv_mean": float(cv.mean()) if cv.numel() else None,
             "disagree_fraction": float(disagree.sum() / keep.sum().clamp_min(1)),
             "points": int(keep.sum()), "views": m, "mean_density": float(mean[keep].mean())
             if keep.any() else 0.0}
@@ -114,7 +115,7 @@ def view_consistency_stats(density: DensityFn, points: torch.Tensor, centres: to
 
 def measure_view_consistency(method: RadianceMethod, split, *, points: int = 512,
                              views: int = 8, inset: float = 0.02, min_density: float = 1.0,
-                             seed: int = 0) -> dict[str, float]:
+                             seed: int = 0) -> dict[str, float | None]:
     """View consistency of ``method`` on surface points of a dataset split with depth maps.
 
     Each point lies ``inset`` inside a ground-truth surface (the same points for every method);

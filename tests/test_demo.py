@@ -1,0 +1,62 @@
+"""`quadfree demo`: the whole pipeline at 12×12 with a few seconds of training per method."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import pytest
+import torch
+
+from quadfree.cli.main import main
+from quadfree.demo import DemoOptions, run_demo
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)      # two threads on the busy 2-core CPU ran many times slower
+    yield
+    torch.set_num_threads(threads)
+
+
+def _options(out):
+    return DemoOptions(out, res=12, minutes=0.02, orbit_frames=2, test_views=3,
+                       calibration_steps=2, scene_sizes={"train": 3, "val": 1, "test": 3},
+                       nerf_set={"width": "16", "batch_rays": "64"},
+                       autoint_set={"hidden": "16", "sections": "8", "batch_rays": "64"},
+                       progress=False)
+
+
+def test_demo_writes_report_figures_and_table(tmp_path):
+    out = tmp_path / "demo_out"
+    result = run_demo(_options(out))
+    for name in ("report.md", "comparison.png", "quality_vs_time.png", "orbit.gif",
+                 "results.json", "runs/nerf/checkpoint.pt", "runs/autoint/checkpoint.pt"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "results.json").read_text())
+    assert [r["label"] for r in saved["rows"]] == ["NeRF", "AutoInt"]
+    nerf, autoint = saved["rows"]
+    assert nerf["speedup"] == 1.0 and nerf["evals_per_ray"] == 32 + 64
+    assert autoint["evals_per_ray"] == 2 * 9 + 1            # N+1 points × 2 nets + sampler
+    assert autoint["speedup"] == pytest.approx(
+        nerf["render_s_per_frame"] / autoint["render_s_per_frame"])
+    for row in saved["rows"]:
+        assert 0.0 < row["psnr"] < 60.0 and -1.0 <= row["ssim"] <= 1.0
+        assert len(row["render_s_all"]) == 3
+    report = (out / "report.md").read_text()
+    assert "![ground truth vs NeRF vs AutoInt](comparison.png)" in report
+    assert f"| AutoInt | {autoint['psnr']:.2f} |" in report
+    frames = iio.imread(out / "orbit.gif", index=None)
+    assert frames.shape[0] == 2 and frames.shape[2] == 2 * 12 + 2     # NeRF | gap | AutoInt
+    assert result["rows"][1]["label"] == "AutoInt"
+    # a second run reuses the dataset and the finished training runs
+    again = run_demo(_options(out))
+    assert all(t["reused"] for t in again["training"].values())
+
+
+def test_demo_cli_rejects_bad_resolution(tmp_path, capsys):
+    code = main(["demo", "--out", str(tmp_path / "d"), "--res", "4", "--quiet"])
+    assert code == 2
+    assert "--res 4" in capsys.readouterr().err
+    assert not (tmp_path / "d" / "report.md").exists()
