@@ -30,7 +30,7 @@ def fit(module: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps
         lr: float = 1e-4, batch_size: int | None = None, target_loss: float | None = None,
         seed: int = 0, progress: bool = True,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-        desc: str = "fit") -> FitHistory:
+        desc: str = "fit", lr_final: float | None = None) -> FitHistory:
     """Fit ``module(inputs) ≈ targets`` with Adam (MSE unless ``loss_fn`` is given).
 
     Typically ``module`` is a :class:`~quadfree.autoint.GradNetwork`, so the step trains the
@@ -47,20 +47,30 @@ def fit(module: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps
         target_loss: stop as soon as the step's loss is at or below it.
         seed: seeds the batch sampling (initialise the network under your own seed).
         progress: show a tqdm bar with the loss.
+        loss_fn: ``loss_fn(prediction, target)``; MSE by default, in which case the module's
+            output must have exactly the targets' shape (no silent broadcasting).
+        desc: label of the progress bar.
+        lr_final: when given, the learning rate follows a cosine from ``lr`` down to
+            ``lr_final`` over ``steps`` (precise fits need the decay).
 
     Example:
         >>> from quadfree.fields import siren
         >>> from quadfree.autoint import GradNetwork
-        >>> phi = siren(1, 1, hidden=32, depth=2)
+        >>> phi = siren(1, 1, hidden=16, depth=2)
         >>> x = torch.linspace(-1, 1, 256)[:, None]
-        >>> h = fit(GradNetwork(phi, axes=0), x, torch.cos(3 * x), steps=50, progress=False)
+        >>> h = fit(GradNetwork(phi, axes=0), x, torch.cos(3 * x), steps=20, progress=False)
         >>> h.steps
-        50
+        20
     """
     if inputs.shape[0] != targets.shape[0]:
         raise ValueError(f"inputs have {inputs.shape[0]} rows but targets {targets.shape[0]}")
+    check_shapes = loss_fn is None
     loss_fn = loss_fn or nn.functional.mse_loss
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    scheduler = None
+    if lr_final is not None:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1),
+                                                               eta_min=lr_final)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     history = FitHistory()
     start = time.perf_counter()
@@ -71,10 +81,16 @@ def fit(module: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps
         else:
             idx = torch.randint(inputs.shape[0], (batch_size,), generator=gen).to(inputs.device)
             x, y = inputs[idx], targets[idx]
-        loss = loss_fn(module(x), y)
+        pred = module(x)
+        if check_shapes and pred.shape != y.shape:
+            raise ValueError(f"module output {tuple(pred.shape)} and targets {tuple(y.shape)} "
+                             "differ in shape (MSE would broadcast them)")
+        loss = loss_fn(pred, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         value = float(loss.detach())
         history.losses.append(value)
         history.steps = step + 1

@@ -2,7 +2,8 @@
 
 Everything here is forward-mode: a directional derivative costs about two forward passes of Φ
 (an explicit tangent pass when Φ provides ``forward_with_tangent``, ``torch.func.jvp``
-otherwise); mixed partials nest forward mode once per differentiated axis.
+otherwise). Mixed partials propagate a jet of all 2^k partials explicitly when Φ provides
+``forward_jet`` (see :mod:`quadfree.fields.jets`), and nest ``torch.func.jvp`` otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def directional_derivative(phi: nn.Module | Field, x: torch.Tensor, v: torch.Ten
         >>> directional_derivative(phi, torch.tensor([[2.0, 1.0]]), torch.tensor([1.0, 0.0]))
         tensor([[12.]])
     """
-    v = v.to(x.dtype).expand_as(x)
+    v = torch.as_tensor(v).to(dtype=x.dtype, device=x.device).expand_as(x)
     tangent_pass = getattr(phi, "forward_with_tangent", None)
     if tangent_pass is not None:
         return tangent_pass(x, v)[1]
@@ -37,7 +38,10 @@ def directional_derivative(phi: nn.Module | Field, x: torch.Tensor, v: torch.Ten
 
 
 def mixed_partial(phi: nn.Module | Field, x: torch.Tensor, axes: Sequence[int]) -> torch.Tensor:
-    """``∂^k Φ / ∂x_{a1} … ∂x_{ak}`` at ``x`` by nested forward mode (k = len(axes)).
+    """``∂^k Φ / ∂x_{a1} … ∂x_{ak}`` at ``x`` by forward mode (k = len(axes)).
+
+    Uses Φ's explicit jet pass when it has one (``MLP.forward_jet``, several times faster to
+    evaluate and to train through), nested forward mode otherwise.
 
     Shapes: x ``(..., d)`` → ``(..., c)``.
 
@@ -48,6 +52,9 @@ def mixed_partial(phi: nn.Module | Field, x: torch.Tensor, axes: Sequence[int]) 
     """
     if len(axes) == 0:
         return phi(x)
+    jet_pass = getattr(phi, "forward_jet", None)
+    if jet_pass is not None and len(axes) > 1:
+        return jet_pass(x, tuple(axes))[-1]
     *outer, last = axes
     d = x.shape[-1]
 

@@ -32,7 +32,8 @@ def segment_integral(phi: Field, a: torch.Tensor, b: torch.Tensor,
                      chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
     """``Φ(b) − Φ(a)`` per row: the integral of the grad network from ``a`` to ``b``.
 
-    Memory stays bounded for any N: at most ``2·chunk_size`` points are in flight.
+    Memory stays bounded for any N: at most ``2·chunk_size`` points are in flight (both ends
+    of a chunk go through Φ in one call).
 
     Shapes: a, b ``(N, d)`` → ``(N, c)``.
 
@@ -44,10 +45,13 @@ def segment_integral(phi: Field, a: torch.Tensor, b: torch.Tensor,
     if a.shape != b.shape:
         raise QuadfreeError(f"interval ends have different shapes: {tuple(a.shape)} vs "
                             f"{tuple(b.shape)}")
-    if a.shape[0] <= chunk_size:
-        return phi(b) - phi(a)
-    parts = [phi(bb) - phi(aa) for aa, bb in zip(a.split(chunk_size), b.split(chunk_size))]
-    return torch.cat(parts, dim=0)
+    parts = []
+    for aa, bb in zip(a.split(chunk_size), b.split(chunk_size)):
+        values = phi(torch.cat([bb, aa], dim=0))          # one batched call per chunk
+        parts.append(values[:len(bb)] - values[len(bb):])
+    if not parts:
+        return phi(a)[:0]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
 
 
 def box_corners(lo: torch.Tensor, hi: torch.Tensor, axes: Sequence[int]
@@ -80,6 +84,8 @@ def box_integral(phi: Field, lo: torch.Tensor, hi: torch.Tensor, axes: Sequence[
                  chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
     """``∫_box ∂^kΦ/∂x_{a1}…∂x_{ak}`` by inclusion–exclusion over the 2^k corners.
 
+    Boxes are processed in chunks so that at most ``chunk_size`` corners are in flight.
+
     Shapes: lo, hi ``(N, d)`` → ``(N, c)``.
 
     Example:
@@ -87,8 +93,16 @@ def box_integral(phi: Field, lo: torch.Tensor, hi: torch.Tensor, axes: Sequence[
         >>> box_integral(phi, torch.zeros(1, 2), torch.tensor([[2.0, 3.0]]), axes=(0, 1))
         tensor([[6.]])
     """
-    corners, signs = box_corners(lo, hi, axes)
-    n, d = lo.shape
-    values = evaluate_chunked(phi, corners.reshape(-1, d), chunk_size)
-    values = values.reshape(len(signs), n, -1)
-    return torch.einsum("k,knc->nc", signs, values)
+    if lo.shape != hi.shape:
+        raise QuadfreeError(f"box corners have different shapes: {tuple(lo.shape)} vs "
+                            f"{tuple(hi.shape)}")
+    per_chunk = max(1, chunk_size >> len(axes))          # 2^k corners per box
+    parts = []
+    for ll, hh in zip(lo.split(per_chunk), hi.split(per_chunk)):
+        corners, signs = box_corners(ll, hh, axes)
+        n, d = ll.shape
+        values = phi(corners.reshape(-1, d)).reshape(len(signs), n, -1)
+        parts.append(torch.einsum("k,knc->nc", signs.to(values.dtype), values))
+    if not parts:
+        return phi(lo)[:0]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from quadfree.fields.jets import jet_sin_cos
+
 
 class IdentityEncoding(nn.Module):
     """Pass coordinates through unchanged: ``(..., d) -> (..., d)``.
@@ -30,6 +32,10 @@ class IdentityEncoding(nn.Module):
 
     def jvp(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return x, v
+
+    def jet(self, xj: torch.Tensor) -> torch.Tensor:
+        """Mixed-partial jet (see :mod:`quadfree.fields.jets`): ``(2^k, ..., d) -> same``."""
+        return xj
 
 
 class PositionalEncoding(nn.Module):
@@ -89,6 +95,16 @@ class PositionalEncoding(nn.Module):
             val, tan = torch.cat([x, val], dim=-1), torch.cat([v, tan], dim=-1)
         return val, tan
 
+    def jet(self, xj: torch.Tensor) -> torch.Tensor:
+        """Mixed-partial jet (see :mod:`quadfree.fields.jets`):
+        ``(2^k, ..., d) -> (2^k, ..., out_dim)``."""
+        freqs = self.freqs.to(xj.dtype)[:, None]
+        s, c = jet_sin_cos(xj[..., None, :] * freqs)                # (2^k, ..., L, d)
+        if self.normalized:
+            s, c = s / freqs, c / freqs
+        feats = torch.cat([s, c], dim=-2).flatten(-2)
+        return torch.cat([xj, feats], dim=-1) if self.include_input else feats
+
 
 class FourierFeatures(nn.Module):
     """Gaussian random Fourier features (Tancik et al. 2020).
@@ -125,3 +141,10 @@ class FourierFeatures(nn.Module):
         if self.include_input:
             val, tan = torch.cat([x, val], dim=-1), torch.cat([v, tan], dim=-1)
         return val, tan
+
+    def jet(self, xj: torch.Tensor) -> torch.Tensor:
+        """Mixed-partial jet (see :mod:`quadfree.fields.jets`):
+        ``(2^k, ..., d) -> (2^k, ..., out_dim)``."""
+        s, c = jet_sin_cos(2 * math.pi * xj @ self.B.to(xj.dtype).T)
+        feats = torch.cat([s, c], dim=-1)
+        return torch.cat([xj, feats], dim=-1) if self.include_input else feats

@@ -1,0 +1,282 @@
+"""``quadfree bench integrate``: AutoInt 1-D integrals vs Gauss–Legendre quadrature.
+
+Fits the grad network of a SIREN integral network to cos(20x) + 0.5x² on [−1, 1], then
+integrates random intervals of length ≥ 0.1 two ways, timed side by side in one process:
+
+(a) AutoInt: Φ(b) − Φ(a), two evaluations of the integral network per interval;
+(b) Gauss–Legendre quadrature of the same trained grad network with the smallest node count
+    whose error is within 10 % of (a)'s (searched on a subset, confirmed on all intervals).
+
+Errors are relative to the exact integral: ``‖I − I_exact‖₂ / ‖I_exact‖₂`` over all intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from quadfree.autoint import AutoInt
+from quadfree.autoint.fit1d import Fit1DConfig, fit_1d
+from quadfree.autoint.quadrature import gauss_legendre
+from quadfree.bench.machine import machine_info
+from quadfree.device import resolve_device
+from quadfree.errors import QuadfreeError
+from quadfree.seeding import seed_everything
+from quadfree.signals import builtin_signal
+
+ERROR_DEFINITION = "||I_pred - I_exact||_2 / ||I_exact||_2 over all intervals (float64)"
+TOLERANCE = 1.10        # quadrature error may exceed AutoInt's by at most 10 %
+NODE_LADDER = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512,
+               768, 1024)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = Fit1DConfig()
+    p.add_argument("--intervals", type=int, default=1_000_000, help="random intervals")
+    p.add_argument("--min-length", type=float, default=0.1, help="shortest interval")
+    p.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
+    p.add_argument("--scan-intervals", type=int, default=20_000,
+                   help="intervals used to search the quadrature node count")
+    p.add_argument("--max-nodes", type=int, default=1024, help="give up above this node count")
+    p.add_argument("--steps", type=int, default=1500, help="training steps")
+    p.add_argument("--hidden", type=int, default=32, help="SIREN width")
+    p.add_argument("--depth", type=int, default=3, help="SIREN hidden layers")
+    p.add_argument("--w0", type=float, default=d.w0, help="SIREN w0")
+    p.add_argument("--lr", type=float, default=d.lr, help="initial learning rate")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+
+
+def random_intervals(n: int, domain: tuple[float, float], min_length: float,
+                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` intervals inside ``domain``: length uniform in [min_length, width], start uniform.
+
+    Shapes: ``(n,)``, ``(n,)`` float64.
+
+    Example:
+        >>> a, b = random_intervals(5, (-1.0, 1.0), 0.1, torch.Generator().manual_seed(0))
+        >>> bool(((b - a) >= 0.1).all() and (a >= -1).all() and (b <= 1).all())
+        True
+    """
+    lo, hi = domain
+    width = hi - lo
+    if not 0 < min_length <= width:
+        raise QuadfreeError(f"--min-length {min_length}: must be in (0, {width:g}]")
+    length = min_length + (width - min_length) * torch.rand(n, generator=generator,
+                                                            dtype=torch.float64)
+    a = lo + (width - length) * torch.rand(n, generator=generator, dtype=torch.float64)
+    return a, (a + length).clamp(max=hi)
+
+
+def rel_error(pred: torch.Tensor, exact: torch.Tensor) -> float:
+    """``‖pred − exact‖₂ / ‖exact‖₂`` in float64.
+
+    Example:
+        >>> rel_error(torch.tensor([1.1, 2.0]), torch.tensor([1.0, 2.0])) < 0.05
+        True
+    """
+    pred, exact = pred.double().reshape(-1).cpu(), exact.double().reshape(-1).cpu()
+    return float((pred - exact).norm() / exact.norm())
+
+
+def _timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[float, torch.Tensor]:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start, out
+
+
+def measure_costs(model: AutoInt, points: int, repeats: int, batch_size: int,
+                  device: torch.device) -> dict:
+    """Median seconds of Φ forward, grad-network forward (same points, no autograd) and of
+    one training step (grad forward + backward + Adam) on a batch; their ratio."""
+    param = next(model.parameters())
+    x = torch.rand(points, 1, dtype=param.dtype, device=device) * 2 - 1
+    phi_t, grad_t = [], []
+    with torch.no_grad():
+        model.phi(x), model.grad(x)                                   # warm-up
+        for _ in range(max(repeats, 5)):
+            phi_t.append(_timed(lambda: model.phi(x), device)[0])
+            grad_t.append(_timed(lambda: model.grad(x), device)[0])
+    xb, yb = x[:batch_size], torch.zeros(min(batch_size, points), 1, dtype=param.dtype,
+                                         device=device)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.Adam(model.parameters(), lr=1e-12)
+
+    def step() -> torch.Tensor:
+        loss = torch.nn.functional.mse_loss(model.grad(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step()
+    train_t = [_timed(step, device)[0] for _ in range(max(repeats, 5))]
+    model.load_state_dict(state)                                      # leave the fit as it was
+    phi_s, grad_s = statistics.median(phi_t), statistics.median(grad_t)
+    return {"cost_points": points, "phi_forward_seconds": phi_s,
+            "grad_forward_seconds": grad_s, "grad_cost_ratio": grad_s / phi_s,
+            "train_step_batch": int(len(xb)), "train_step_seconds": statistics.median(train_t)}
+
+
+def find_nodes(model: AutoInt, a: torch.Tensor, b: torch.Tensor, exact: torch.Tensor,
+               target: float, max_nodes: int) -> tuple[int, list[tuple[int, float]]]:
+    """Smallest node count whose quadrature error is ≤ ``target`` on these intervals: climb
+    :data:`NODE_LADDER`, then bisect between the last failing and first passing rung."""
+    scan: list[tuple[int, float]] = []
+
+    def err(n: int) -> float:
+        e = rel_error(model.integrate_quadrature(a, b, n), exact)
+        scan.append((n, e))
+        return e
+
+    low = 0
+    for n in NODE_LADDER:
+        if n > max_nodes:
+            break
+        if err(n) <= target:
+            high = n
+            break
+        low = n
+    else:
+        raise QuadfreeError(f"--max-nodes {max_nodes}: quadrature never came within 10 % of "
+                            "AutoInt's error")
+    while high - low > 1:
+        mid = (low + high) // 2
+        if err(mid) <= target:
+            high = mid
+        else:
+            low = mid
+    return high, sorted(scan)
+
+
+def exact_signal_nodes(f: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: np.ndarray,
+                       exact: np.ndarray, target: float, max_nodes: int = 256) -> int | None:
+    """For context: the node count Gauss–Legendre needs on the *exact* signal for ``target``."""
+    for n in range(1, max_nodes + 1):
+        t, w = (v.numpy() for v in gauss_legendre(n))
+        half = (b - a) / 2
+        pts = (a + b)[:, None] / 2 + half[:, None] * t[None]
+        q = half * (f(pts) @ w)
+        if np.linalg.norm(q - exact) / np.linalg.norm(exact) <= target:
+            return n
+    return None
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.intervals < 1 or args.repeats < 1:
+        raise QuadfreeError("--intervals and --repeats must be >= 1")
+    device = resolve_device(args.device)
+    gen = seed_everything(args.seed)
+    signal = builtin_signal("cosmix")
+    config = Fit1DConfig(hidden=args.hidden, depth=args.depth, w0=args.w0, steps=args.steps,
+                         lr=args.lr, lr_final=args.lr * 1e-3)
+    x, y = signal.training_samples(1 << 15)
+    model, history = fit_1d(torch.as_tensor(x), torch.as_tensor(y), signal.domain, config,
+                            seed=args.seed, progress=not args.quiet, device=device)
+    costs = measure_costs(model, points=1 << 16, repeats=args.repeats,
+                          batch_size=config.batch_size, device=device)
+
+    a, b = random_intervals(args.intervals, signal.domain, args.min_length, gen)
+    exact = torch.as_tensor(signal.reference_integral(a.numpy(), b.numpy()))
+    dtype = next(model.parameters()).dtype
+    a_dev, b_dev = a.to(device=device, dtype=dtype), b.to(device=device, dtype=dtype)
+
+    def autoint() -> torch.Tensor:
+        return model.integrate(a_dev, b_dev)
+
+    _, pred = _timed(autoint, device)                                   # warm-up
+    auto_err = rel_error(pred, exact)
+    m = min(args.scan_intervals, args.intervals)
+    sub_err = rel_error(pred[:m], exact[:m])
+    nodes, scan = find_nodes(model, a_dev[:m], b_dev[:m], exact[:m], TOLERANCE * sub_err,
+                             args.max_nodes)
+
+    auto_times, quad_times = [], []
+    while True:                     # confirm the node count on all intervals while timing it
+        auto_times.clear()
+        quad_times.clear()
+        quad_err = None
+        for _ in range(args.repeats):
+            t, pred = _timed(autoint, device)
+            auto_times.append(t)
+            t, quad = _timed(lambda n=nodes: model.integrate_quadrature(a_dev, b_dev, n), device)
+            quad_times.append(t)
+            if quad_err is None:
+                quad_err = rel_error(quad, exact)
+                if quad_err > TOLERANCE * auto_err:
+                    break
+        if quad_err <= TOLERANCE * auto_err:
+            break
+        if nodes >= args.max_nodes:
+            raise QuadfreeError(f"--max-nodes {args.max_nodes}: quadrature error {quad_err:.2e} "
+                                f"stays above 1.1 × AutoInt's {auto_err:.2e}")
+        nodes = min(args.max_nodes, max(nodes + 1, int(nodes * 1.15)))
+
+    auto_s, quad_s = statistics.median(auto_times), statistics.median(quad_times)
+    f_np = signal.f
+    result = {
+        "intervals": args.intervals,
+        "autoint_seconds": auto_s,
+        "quadrature_seconds": quad_s,
+        "quadrature_nodes": nodes,
+        "speedup": quad_s / auto_s,
+        "autoint_rel_error": auto_err,
+        "quadrature_rel_error": quad_err,
+        "grad_cost_ratio": costs["grad_cost_ratio"],
+        "machine": machine_info(device),
+        "rel_error_definition": ERROR_DEFINITION,
+        "signal": f"{signal.formula} on [{signal.domain[0]:g}, {signal.domain[1]:g}]",
+        "interval_lengths": f"uniform in [{args.min_length:g}, 2], start uniform",
+        "network": f"SIREN 1->{args.hidden}x{args.depth}->1, w0={args.w0:g}, {dtype}",
+        "fit": {"steps": history.steps, "seconds": history.seconds,
+                "final_mse_standardized": history.final_loss, "lr": args.lr,
+                "lr_final": config.lr_final, "batch_size": config.batch_size,
+                "train_samples": len(x)},
+        "repeats": args.repeats,
+        "autoint_times": auto_times,
+        "quadrature_times": quad_times,
+        **{k: v for k, v in costs.items() if k != "grad_cost_ratio"},
+        "node_scan": {"intervals": m, "target": TOLERANCE * sub_err,
+                      "autoint_rel_error": sub_err,
+                      "errors": [[n, e] for n, e in scan]},
+        "quadrature_nodes_exact_signal": exact_signal_nodes(
+            f_np, a[:m].numpy(), b[:m].numpy(), exact[:m].numpy(), TOLERANCE * sub_err),
+    }
+    _plot(result, Path(args.json).with_suffix(".png"))
+    return result
+
+
+def _plot(result: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from quadfree.atomic import save_figure
+
+    scan = np.asarray(result["node_scan"]["errors"])
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
+    ax0.loglog(scan[:, 0], scan[:, 1], "o-", label="Gauss–Legendre on the grad network")
+    ax0.axhline(result["node_scan"]["autoint_rel_error"], color="C1",
+                label="AutoInt Φ(b) − Φ(a)")
+    ax0.axvline(result["quadrature_nodes"], color="0.5", ls=":")
+    ax0.set_xlabel("quadrature nodes per interval")
+    ax0.set_ylabel("relative L2 error vs exact")
+    ax0.legend(fontsize=8)
+    ax1.bar(["AutoInt", f"GL ({result['quadrature_nodes']} nodes)"],
+            [result["autoint_seconds"], result["quadrature_seconds"]], color=["C1", "C0"])
+    ax1.set_ylabel(f"seconds for {result['intervals']:,} intervals")
+    ax1.set_title(f"speedup {result['speedup']:.0f}×", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)
