@@ -73,7 +73,8 @@ def test_integral_section_means_equal_dense_quadrature(sampler):
     # Φ(b) − Φ(a). The encoding reaches frequency 2^9 and the swish layers mix it higher:
     # 128 pieces × 8 Gauss nodes per section converge (measured error 5e-11 at 128 pieces,
     # 4e-7 at 64); the tolerance 1e-8 leaves 200× margin.
-    model = _perturbed_model(0, sections=8, sampler=sampler).double()
+    model = _perturbed_model(0, sections=8, sampler=sampler, shared=False,
+                             pos_freqs=10).double()
     rays = _random_rays(6, seed=1, dtype=torch.float64)
     with torch.no_grad():
         bounds = model.boundaries(rays)
@@ -94,6 +95,27 @@ def test_shared_network_integral_means_equal_quadrature():
         sig_q, col_q = _gauss_legendre_means(model, rays, bounds, pieces=8, nodes=8)
     torch.testing.assert_close(sig_int, sig_q, rtol=0, atol=1e-9)
     torch.testing.assert_close(col_int, col_q, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_fast_ray_paths_equal_the_generic_mlp_passes(shared):
+    model = _perturbed_model(8, sections=4, shared=shared).double()
+    rays = _random_rays(5, seed=9, dtype=torch.float64)
+    t = rays.near[:, None] + torch.rand(5, 7, dtype=torch.float64) * 3.0
+    x = rays.origins[:, None] + t[..., None] * rays.directions[:, None]
+    d = rays.directions[:, None].expand_as(x)
+    z, v = torch.cat([x, d], -1), torch.cat([d, torch.zeros_like(d)], -1)
+    nets = [model.field_net] if shared else [model.sigma_net, model.color_net]
+    phi = torch.cat([n(z) for n in nets], -1)
+    dphi = torch.cat([n.forward_with_tangent(z, v)[1] for n in nets], -1)
+    with torch.no_grad():
+        s_int, c_int = model.integral_fields(rays, t)
+        s_grad, c_grad = model.grad_fields(rays, t)
+    scale = model.config.sigma_scale
+    torch.testing.assert_close(s_int, scale * phi[..., 0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(c_int, phi[..., 1:], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(s_grad, scale * dphi[..., 0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(c_grad, dphi[..., 1:], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("sections", [8, 16, 32])
@@ -125,8 +147,8 @@ def test_boundaries_receive_gradients_from_rendering_loss():
 
 
 def test_evals_per_ray_counts_network_queries():
-    assert build(Config(sections=8)).evals_per_ray() == 2 * 9 + 1
-    assert build(Config(sections=32, sampler="uniform")).evals_per_ray() == 2 * 33
+    assert build(Config(sections=8, shared=False)).evals_per_ray() == 2 * 9 + 1
+    assert build(Config(sections=32, sampler="uniform", shared=False)).evals_per_ray() == 2 * 33
     assert build(Config(sections=16, shared=True)).evals_per_ray() == 17 + 1
 
 
@@ -215,5 +237,7 @@ def test_consistency_penalty_enters_the_loss():
     out = model.render_rays(rays, training=True)
     assert "consistency" in out and float(out["consistency"].detach()) >= 0.0
     target = torch.full((16, 3), 0.5)
-    plain = torch.nn.functional.mse_loss(out["rgb"], target)
-    assert float(model.loss(out, target)) == pytest.approx(float(plain + out["consistency"]))
+    with torch.no_grad():
+        plain = torch.nn.functional.mse_loss(out["rgb"], target)
+        total = model.loss(out, target)
+    assert float(total) == pytest.approx(float(plain + out["consistency"]))

@@ -24,7 +24,7 @@ def _options(out):
     return DemoOptions(out, res=12, minutes=0.02, orbit_frames=2, test_views=3,
                        calibration_steps=2, scene_sizes={"train": 3, "val": 1, "test": 3},
                        nerf_set={"width": "16", "batch_rays": "64"},
-                       autoint_set={"hidden": "16", "sections": "8", "batch_rays": "64"},
+                       autoint_set={"hidden": "16", "batch_rays": "64"},
                        progress=False)
 
 
@@ -35,10 +35,10 @@ def test_demo_writes_report_figures_and_table(tmp_path):
                  "results.json", "runs/nerf/checkpoint.pt", "runs/autoint/checkpoint.pt"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "results.json").read_text())
-    assert [r["label"] for r in saved["rows"]] == ["NeRF", "AutoInt"]
+    assert [r["label"] for r in saved["rows"]] == ["NeRF", "AutoInt N=8"]
     nerf, autoint = saved["rows"]
     assert nerf["speedup"] == 1.0 and nerf["evals_per_ray"] == 32 + 64
-    assert autoint["evals_per_ray"] == 2 * 9 + 1            # N+1 points × 2 nets + sampler
+    assert autoint["evals_per_ray"] == 9 + 1        # N+1 points × 1 shared net + sampler
     assert autoint["speedup"] == pytest.approx(
         nerf["render_s_per_frame"] / autoint["render_s_per_frame"])
     for row in saved["rows"]:
@@ -46,10 +46,10 @@ def test_demo_writes_report_figures_and_table(tmp_path):
         assert len(row["render_s_all"]) == 3
     report = (out / "report.md").read_text()
     assert "![ground truth vs NeRF vs AutoInt](comparison.png)" in report
-    assert f"| AutoInt | {autoint['psnr']:.2f} |" in report
+    assert f"| AutoInt N=8 | {autoint['psnr']:.2f} |" in report
     frames = iio.imread(out / "orbit.gif", index=None)
     assert frames.shape[0] == 2 and frames.shape[2] == 2 * 12 + 2     # NeRF | gap | AutoInt
-    assert result["rows"][1]["label"] == "AutoInt"
+    assert result["rows"][1]["config"]["sections"] == 8
     # a second run reuses the dataset and the finished training runs
     again = run_demo(_options(out))
     assert all(t["reused"] for t in again["training"].values())

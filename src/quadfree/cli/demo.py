@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="training time per method in minutes (default 4; longer = better)")
     parser.add_argument("--orbit-frames", type=int, default=24,
                         help="frames of the orbit animation (default 24; 0 = none)")
+    parser.add_argument("--sections", type=int, default=8,
+                        help="AutoInt sections per ray N (default 8; 16 and 32 also work)")
     parser.add_argument("--test-views", type=int, default=None,
                         help="evaluate only the first N test views (default all 20)")
     parser.add_argument("--nerf-set", action="append", default=[], metavar="KEY=VALUE",
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     opts = DemoOptions(out=Path(args.out), res=args.res, minutes=args.minutes,
-                       orbit_frames=args.orbit_frames, test_views=args.test_views,
+                       orbit_frames=args.orbit_frames, sections=args.sections,
+                       test_views=args.test_views,
                        nerf_set=parse_assignments(args.nerf_set),
                        autoint_set=parse_assignments(args.autoint_set), seed=args.seed,
                        device=resolve_device(args.device), progress=not args.quiet)
