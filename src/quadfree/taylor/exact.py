@@ -31,8 +31,8 @@ def exact_sum(kernel: Kernel | str, p: torch.Tensor, w: torch.Tensor, q: torch.T
     B, N, d = p.shape
     if q.dim() == 2:
         q = q.unsqueeze(0).expand(B, -1, -1)
-    w = w.to(p.dtype)
-    q = q.to(p.dtype)
+    w = w.to(device=p.device, dtype=p.dtype)
+    q = q.to(device=p.device, dtype=p.dtype)
     alpha = kernel.gaussian_alpha
     lowest = -87.0 if p.dtype == torch.float32 else -700.0
     out = []

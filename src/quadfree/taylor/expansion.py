@@ -101,7 +101,7 @@ class Expansion:
         if q.dim() != 3 or q.shape[0] not in (1, B):
             raise QuadfreeError(f"query points: shape {tuple(q.shape)} must be (M, {self.dim}) "
                                 f"or ({B}, M, {self.dim})")
-        q = q.to(self.coeffs.dtype).expand(B, -1, -1)
+        q = q.to(device=self.coeffs.device, dtype=self.coeffs.dtype).expand(B, -1, -1)
         M = q.shape[1]
         flat = self._flat()
         base = (torch.arange(B, device=q.device) * flat.shape[1])[:, None]
@@ -297,7 +297,7 @@ class FC2T2:
         if p.dtype not in (torch.float32, torch.float64):
             raise QuadfreeError(f"sources p: dtype {p.dtype}; use float32 or float64")
         check_finite("weights w", w)
-        w = w.to(p.dtype)
+        w = w.to(device=p.device, dtype=p.dtype)
         B, C = w.shape[:2]
         d, order = self.dim, self.order
         ops = self._ops(p.device, p.dtype)
@@ -312,12 +312,13 @@ class FC2T2:
             if self.separable:
                 out = passes.axis_passes(M, d, ops["window"][lev - 1], "m2l")
                 if ops["hole"][lev - 1] is not None:
-                    out = out - passes.axis_passes(M, d, ops["hole"][lev - 1], "m2l")
+                    out = out.sub_(passes.axis_passes(M, d, ops["hole"][lev - 1], "m2l"))
             else:
                 out = passes.m2l_general(M, d, order, ops["general"][lev - 1])
             if local is not None:
-                out = out + passes.axis_passes(local, d, ops["l2l"], "up")
-            local = passes.mask_degree(out, d, order)
+                out = out.add_(passes.axis_passes(local, d, ops["l2l"], "up"))
+            # the finest level needs no mask: ag_to_cells keeps only degrees ≤ ρ
+            local = out if lev == self.levels else passes.mask_degree(out, d, order)
         coeffs = passes.ag_to_cells(local, B, C, d, order)
         assert coeffs.shape[-1] == num_coefficients(d, order)
         return Expansion(coeffs=coeffs, order=order, clamp=self.clamp)

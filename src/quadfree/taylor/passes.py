@@ -158,33 +158,37 @@ def _rotate(out: torch.Tensor, lead: int) -> torch.Tensor:
     return out.reshape(lead, -1).t().contiguous()
 
 
-def _op_single(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """``out[X] = W @ V[X]``. V ``(m, k, rest)``, W ``(o, k)`` → ``(m, o, rest)``."""
-    return torch.matmul(W, V)
+def _band_pass(V: torch.Tensor, W: torch.Tensor, m: int, chunk: int = 4) -> torch.Tensor:
+    """One per-axis operator on the leading axis group, written straight into rotated layout.
 
-
-def _op_taps(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """``out[X] = W @ [V[X−s]; …; V[X+s]]`` with zeros outside. V ``(m, k, rest)``,
-    W ``(o, (2s+1)·k)`` → ``(m, o, rest)``.
-
-    Interior rows are one batched matmul on an overlapping strided view (no copy of V);
-    the ``2s`` boundary rows use the taps that exist.
+    V ``(m·k, rest)`` holds m (parent) rows of k entries, W ``(o, T·k)`` with T = 2s+1 taps
+    (row X reads rows X−s … X+s, zeros outside). Returns ``(rest, m·o)``: the result with the
+    processed group moved to the back, so the next axis is in front. Each block of ``chunk``
+    output rows is one GEMM ``Vᵀ[:, rows] @ band(Wᵀ)`` on a transposed view of V — no copy of
+    V and no separate transpose pass.
     """
-    m, k, rest = V.shape
-    T = W.shape[1] // k
+    k = V.shape[0] // m
+    o, T = W.shape[0], W.shape[1] // k
     s = T // 2
-    out = torch.empty(m, W.shape[0], rest, dtype=V.dtype, device=V.device)
-    if m > 2 * s:
-        win = V.as_strided((m - 2 * s, T * k, rest), (k * rest, rest, 1))
-        if torch.is_grad_enabled() and (V.requires_grad or W.requires_grad):
-            out[s: m - s] = torch.matmul(W, win)       # matmul(out=) has no autograd
+    c = min(chunk, m)
+    band = torch.zeros((c + 2 * s) * k, c * o, dtype=V.dtype, device=V.device)
+    for j in range(c):
+        for t in range(T):
+            band[(j + t) * k: (j + t + 1) * k, j * o: (j + 1) * o] = W[:, t * k: (t + 1) * k].T
+    Vt = V.t()
+    grad = torch.is_grad_enabled() and (V.requires_grad or W.requires_grad)
+    out = None if grad else torch.empty(V.shape[1], m * o, dtype=V.dtype, device=V.device)
+    parts = []
+    for X0 in range(0, m, c):
+        cc = min(c, m - X0)
+        lo, hi = X0 - s, X0 + cc + s
+        clo, chi = max(lo, 0), min(hi, m)
+        B = band[(clo - lo) * k: (chi - lo) * k, : cc * o]
+        if grad:
+            parts.append(Vt[:, clo * k: chi * k] @ B)
         else:
-            torch.matmul(W, win, out=out[s: m - s])
-    for X in list(range(min(s, m))) + list(range(max(s, m - s), m)):
-        lo, hi = max(-s, -X), min(s, m - 1 - X)
-        cols = W[:, (lo + s) * k: (hi + s + 1) * k]
-        out[X] = cols @ V[X + lo: X + hi + 1].reshape(-1, rest)
-    return out
+            torch.mm(Vt[:, clo * k: chi * k], B, out=out[:, X0 * o: (X0 + cc) * o])
+    return torch.cat(parts, 1) if grad else out
 
 
 def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor:
@@ -197,23 +201,17 @@ def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor
     shape = list(A.shape)             # [n, a, n, a, (n, a), R]
     R = shape[-1]
     groups = [(shape[2 * ax], shape[2 * ax + 1]) for ax in range(dim)]
-    data = A
+    data = A.reshape(-1)
     for ax in range(dim):
         n, a = groups[0]
         W = ops[ax]
         if kind == "down":
-            V = data.reshape(n // 2, 2 * a, -1)
-            out = _op_single(V, W)
-            new = (n // 2, W.shape[0])
+            m, new = n // 2, (n // 2, W.shape[0])
         elif kind == "up":
-            V = data.reshape(n, a, -1)
-            out = _op_single(V, W)
-            new = (2 * n, W.shape[0] // 2)
+            m, new = n, (2 * n, W.shape[0] // 2)
         else:
-            V = data.reshape(n // 2, 2 * a, -1)
-            out = _op_taps(V, W)
-            new = (n, W.shape[0] // 2)
-        data = _rotate(out, out.shape[0] * out.shape[1])
+            m, new = n // 2, (n, W.shape[0] // 2)
+        data = _band_pass(data.reshape(n * a, -1), W, m)           # (rest, lead')
         groups = groups[1:] + [new]
     # data is now (R, axis groups…): rotate R to the back
     data = _rotate(data, R)
