@@ -10,7 +10,6 @@ activation comparison (same problem, same budget) is run at one subsampling.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +92,8 @@ def run(args: argparse.Namespace) -> dict:
         else:
             seed_everything(args.seed)
             idx = select_views(angles.size, subsample=args.compare_at)
-            start = time.perf_counter()
             m = run_sparse_view(full, angles, idx, image, replace(model_cfg, activation=act),
                                 train_cfg, device=device, progress=not args.quiet).metrics
-            m["train_seconds"] = m.get("train_seconds", time.perf_counter() - start)
         activations.append({"activation": act, "subsample": args.compare_at,
                             **{k: m[k] for k in ("sinogram_psnr_autoint",
                                                  "sinogram_psnr_linear",

@@ -42,6 +42,8 @@ def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
     for name in ("hidden", "depth", "steps"):
         if getattr(args, name) < 1:
             raise QuadfreeError(f"--{name} {getattr(args, name)}: must be at least 1")
+    if not args.lr > 0:
+        raise QuadfreeError(f"--lr {args.lr}: must be positive")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     return (ModelConfig(activation=args.activation, hidden=args.hidden, depth=args.depth),

@@ -114,6 +114,8 @@ class SinogramModel(AutoInt):
         super().__init__(phi if phi is not None else build_phi(), axes=2)
         self.size = int(size)
         self.scale = float(scale)
+        #: the exact angles (degrees) of the views the model was last fitted to
+        self.train_angles: np.ndarray | None = None
 
     @property
     def radius(self) -> int:

@@ -25,7 +25,7 @@ class TrainConfig:
     *lowered* held-out sinogram PSNR (26.9 dB with weight 1 vs 32.6 dB without, 1500 steps).
     """
 
-    steps: int = 1500
+    steps: int = 2500
     batch_rays: int = 256
     samples_per_ray: int = 16
     lr: float = 1e-3
@@ -107,6 +107,7 @@ def fit_sinogram(model: SinogramModel, sinogram: np.ndarray, angles_deg,
     decay = cfg.lr_final / cfg.lr
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: decay + (1 - decay) * 0.5 * (1 + math.cos(math.pi * s / cfg.steps)))
+    model.train_angles = angles.copy()
     hist = TrainHistory()
     start = time.perf_counter()
     S = cfg.samples_per_ray
