@@ -115,3 +115,46 @@ def test_cli_train_render_eval(tiny_scene, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("quadfree ") for line in err)
     assert "dataset directory not found" in err[0] and "bogus" in err[1]
+
+
+def test_tensorboard_missing_gives_clear_message(tiny_scene, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)   # not importable
+    summary = train_run("nerf", tiny_scene, tmp_path / "tb", method_overrides=TINY,
+                        train_overrides={**TRAIN, "iters": 1, "tensorboard": True},
+                        progress=False)
+    assert summary["step"] == 1
+    assert "`tensorboard` package is not installed" in capsys.readouterr().err
+
+
+def test_cli_scene_and_render_split(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli_main, "COMMANDS", ["scene", "train", "render", "eval"])
+    data = tmp_path / "fog"
+    assert main(["scene", "make", "fog", "--out", str(data), "--res", "8", "--quiet"]) == 0
+    assert "wrote fog (8x8, seed 0)" in capsys.readouterr().out
+    assert len(list((data / "train").glob("r_*_depth.npy"))) == 100
+    assert len(list((data / "test").glob("r_*.png"))) == 20
+    run = tmp_path / "run"
+    sets = [x for k, v in {**TINY, **TRAIN}.items() for x in ("--set", f"{k}={v}")]
+    assert main(["train", "--data", str(data), "--iters", "1", "--out", str(run), "--quiet",
+                 *sets]) == 0
+    assert main(["render", "--run", str(run), "--split", "test", "--max-frames", "2",
+                 "--quiet"]) == 0
+    assert (run / "render_test" / "video.gif").is_file()
+    capsys.readouterr()
+    import sys
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)     # MP4 writer not installed
+    assert main(["render", "--run", str(run), "--orbit", "2", "--video", "mp4", "--quiet"]) == 2
+    assert "imageio-ffmpeg" in capsys.readouterr().err
+    assert main(["scene", "make", "fog", "--out", str(tmp_path / "z"), "--res", "1"]) == 2
+
+
+def test_resume_rejects_method_changes(tiny_scene, tmp_path):
+    _train(tiny_scene, tmp_path / "m", 1)
+    with pytest.raises(QuadfreeError, match="cannot change when resuming"):
+        train_run("nerf", None, tmp_path / "m", resume=True, progress=False,
+                  method_overrides={"width": 32})
+    with pytest.raises(QuadfreeError, match="checkpoint not found"):
+        train_run("nerf", None, tmp_path / "none", resume=True, progress=False)

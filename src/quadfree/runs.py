@@ -84,8 +84,9 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
                max_frames: int | None = None) -> dict[str, Any]:
     """Render a run's ``split`` views or an ``orbit`` of N frames into ``out``.
 
-    Writes ``out/frame_0000.png`` … and ``out/video.gif`` (or ``.mp4``); also depth is not
-    written. Returns ``{"frames": [...], "video": path, "s_per_frame": float}``.
+    Writes ``out/frame_0000.png`` … and ``out/video.gif`` (or ``.mp4``). The orbit uses the
+    test split's intrinsics and camera distance. Returns
+    ``{"frames": [...], "video": path, "s_per_frame": float}`` (median seconds per frame).
 
     Example:
         >>> render_run("/nonexistent", "/tmp/x")

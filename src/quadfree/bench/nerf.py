@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", help="use this dataset instead of generating")
     parser.add_argument("--minutes", type=float, default=20.0,
                         help="training-time budget in minutes (default 20)")
-    parser.add_argument("--iters", type=int, default=100_000, help="step cap (default 100000)")
+    parser.add_argument("--iters", type=int, default=2000,
+                        help="training steps; the learning rate decays over them (default 2000)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a method or training config field (repeatable)")
     parser.add_argument("--threads", type=int, default=1,

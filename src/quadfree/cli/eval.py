@@ -7,6 +7,7 @@ import json
 
 from quadfree.atomic import write_text
 from quadfree.cli.common import add_runtime_options
+from quadfree.cli.threads import add_threads_option, apply_threads
 from quadfree.device import resolve_device
 from quadfree.runs import evaluate_run
 
@@ -24,11 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-frames", type=int, default=None, help="only the first N views")
     parser.add_argument("--chunk", type=int, default=4096, help="rays per forward pass")
     parser.add_argument("--save-images", metavar="DIR", help="also write predicted PNGs here")
+    add_threads_option(parser)
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
     result = evaluate_run(args.run, split=args.split, data=args.data, max_frames=args.max_frames,
                           chunk=args.chunk, device=resolve_device(args.device),
                           progress=not args.quiet, save_dir=args.save_images)

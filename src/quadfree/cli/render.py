@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from quadfree.cli.common import add_runtime_options
+from quadfree.cli.threads import add_threads_option, apply_threads
 from quadfree.device import resolve_device
 from quadfree.runs import render_run
 
@@ -26,11 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--chunk", type=int, default=4096, help="rays per forward pass")
     parser.add_argument("--max-frames", type=int, default=None, help="only the first N views")
+    add_threads_option(parser)
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_threads(args)
     name = f"orbit{args.orbit}" if args.orbit is not None else (args.split or "test")
     out = Path(args.out) if args.out else Path(args.run) / f"render_{name}"
     result = render_run(args.run, out, split=args.split, orbit=args.orbit,

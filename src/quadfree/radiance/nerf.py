@@ -4,9 +4,10 @@ Density depends on position only; colour on position features and the encoded vi
 Rays are sampled stratified on ``[near, far]`` for the coarse network, then hierarchically
 (inverse CDF of the coarse weights) for the fine network, which sees coarse and fine samples.
 
-The :class:`Config` defaults are the **small CPU configuration** (width 128, depth 4,
-32 + 64 samples): it trains in minutes on a laptop-class CPU. The paper's configuration is
-:func:`paper_config` (width 256, depth 8, skip at layer 4, 64 + 128 samples).
+The :class:`Config` defaults are the **small CPU configuration** (8 position octaves, width 64,
+depth 3, no skip, 32 + 32 samples, softplus density): it reaches ≥ 25 dB on the 64×64
+``objects`` scene in minutes on a 2-core CPU. The paper's configuration is :func:`paper_config`
+(10 octaves, width 256, depth 8, skip at layer 4, 64 + 128 samples, ReLU density).
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ class Config:
             Blender scenes).
     """
 
-    pos_freqs: int = 10
+    pos_freqs: int = 8
     dir_freqs: int = 4
-    width: int = 128
-    depth: int = 4
-    skips: tuple[int, ...] = (2,)
+    width: int = 64
+    depth: int = 3
+    skips: tuple[int, ...] = ()
     n_coarse: int = 32
-    n_fine: int = 64
+    n_fine: int = 32
     separate_fine: bool = True
     density_activation: str = "softplus"
     density_bias: float = -1.0
@@ -64,7 +65,7 @@ def paper_config() -> Config:
         >>> paper_config().width, paper_config().n_coarse + paper_config().n_fine
         (256, 192)
     """
-    return Config(width=256, depth=8, skips=(4,), n_coarse=64, n_fine=128,
+    return Config(pos_freqs=10, width=256, depth=8, skips=(4,), n_coarse=64, n_fine=128,
                   density_activation="relu", density_bias=0.0)
 
 
@@ -178,6 +179,6 @@ def build(config: Config) -> NeRF:
 
     Example:
         >>> build(Config(width=16, depth=2, skips=())).evals_per_ray()
-        128
+        96
     """
     return NeRF(config)

@@ -30,9 +30,9 @@ class TrainConfig:
     """
 
     iters: int = 2000
-    batch_rays: int = 1024
+    batch_rays: int = 512
     lr: float = 5e-3
-    lr_final: float = 5e-4
+    lr_final: float = 2.5e-4
     lr_decay_steps: int = 0
     precrop_iters: int = 0
     precrop_frac: float = 0.5

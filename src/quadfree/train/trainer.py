@@ -262,9 +262,11 @@ class Trainer:
                     for k, v in last.items():
                         if k != "step":
                             tb.scalar(f"val/{k}", v, self.step)
-                    if last and self.progress:
+                    if "val_psnr" in last and self.progress:
                         bar.write(f"step {self.step}: val PSNR {last['val_psnr']:.2f} dB")
                     self.history.append(record)
+                    write_text(self.out_dir / "history.json",
+                               json.dumps(self.history, indent=1) + "\n")
                 elif self.step % 50 == 0 or self.step == 1:
                     self.history.append(record)
                 if self.on_step is not None:
@@ -299,8 +301,8 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
     ``quadfree train``.
 
     With ``resume`` the run directory's checkpoint supplies method, configs, data options,
-    weights, optimizer and RNG states; only ``iters`` (and other training options given in
-    ``train_overrides``) may change. Returns the trainer's summary plus ``"out"``.
+    weights, optimizer and RNG states; only training options (``train_overrides``, e.g.
+    ``iters``) may change, not the method's config. Returns the trainer's summary plus ``"out"``.
 
     Example:
         >>> train_run("nerf", "/no/such/dir", "/tmp/x", progress=False)
@@ -316,7 +318,10 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
             raise QuadfreeError(f"--method {method_name}: the run in {out_dir} was trained with "
                                 f"{state['method']!r}")
         method_name = state["method"]
-        method_overrides = {**state["method_config"], **(method_overrides or {})}
+        if method_overrides:
+            raise QuadfreeError(f"--set {', '.join(method_overrides)}: the method's config "
+                                "cannot change when resuming (the weights depend on it)")
+        method_overrides = dict(state["method_config"])
         train_overrides = {**state["train_config"], **(train_overrides or {})}
         info = state["data"]
         data_dir, downscale, near, far = info["path"], info["downscale"], info["near"], info["far"]
