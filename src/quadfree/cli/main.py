@@ -17,7 +17,13 @@ from quadfree.errors import QuadfreeError
 # Command modules, in the order `quadfree --help` lists them.
 COMMANDS: list[str] = [
     "integrate",
+    "scene",
+    "train",
+    "render",
+    "eval",
+    "demo",
     "bench",
+    "tomo",
 ]
 
 
