@@ -8,6 +8,7 @@ over views. Used by ``quadfree demo`` and ``quadfree bench autoint``.
 from __future__ import annotations
 
 import statistics
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,34 @@ from quadfree.metrics import psnr, ssim
 from quadfree.radiance.base import RadianceMethod
 from quadfree.render.image import render_image
 from quadfree.render.rays import Camera
+from quadfree.train.trainer import route_overrides, train_run
+
+
+def calibrate_iters(method: str, data: Path, seconds: float, overrides: dict[str, str],
+                    steps: int = 12, seed: int = 0, device: torch.device | str = "cpu") -> int:
+    """How many training steps of ``method`` fit in ``seconds`` on this machine.
+
+    Trains a throwaway copy for ``steps`` steps (after two warm-up steps) and divides.
+
+    Example:
+        >>> calibrate_iters("nerf", Path("/no/such/dir"), 60.0, {})
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: /no/such/dir: dataset directory not found
+    """
+    method_over, train_over = route_overrides(method, dict(overrides))
+    with tempfile.TemporaryDirectory(prefix="quadfree-calibrate-") as tmp:
+        warm = train_run(method, data, Path(tmp) / "warm", method_overrides=method_over,
+                         train_overrides={**train_over, "iters": 2, "val_every": 0,
+                                          "ckpt_every": 0},
+                         seed=seed, device=device, progress=False)
+        timed = train_run(method, data, Path(tmp) / "timed", method_overrides=method_over,
+                          train_overrides={**train_over, "iters": steps, "val_every": 0,
+                                           "ckpt_every": 0},
+                          seed=seed, device=device, progress=False)
+    del warm
+    per_step = max(timed["train_seconds"] / max(steps, 1), 1e-6)
+    return max(int(seconds / per_step), 1)
 
 
 def compare_methods(methods: dict[str, RadianceMethod], views: BlenderSplit, *,

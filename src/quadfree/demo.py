@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,12 @@ from tqdm.auto import tqdm
 
 from quadfree.atomic import write_text
 from quadfree.bench.machine import machine_info
-from quadfree.comparison import compare_methods, plot_image_grid, plot_quality_vs_time
+from quadfree.comparison import (
+    calibrate_iters,
+    compare_methods,
+    plot_image_grid,
+    plot_quality_vs_time,
+)
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
 from quadfree.data.scenes.cameras import orbit_poses
@@ -81,33 +85,6 @@ class DemoOptions:
     seed: int = 0
     device: torch.device | str = "cpu"
     progress: bool = True
-
-
-def calibrate_iters(method: str, data: Path, seconds: float, overrides: dict[str, str],
-                    steps: int = 12, seed: int = 0, device: torch.device | str = "cpu") -> int:
-    """How many training steps of ``method`` fit in ``seconds`` on this machine.
-
-    Trains a throwaway copy for ``steps`` steps (after two warm-up steps) and divides.
-
-    Example:
-        >>> calibrate_iters("nerf", Path("/no/such/dir"), 60.0, {})
-        Traceback (most recent call last):
-        ...
-        quadfree.errors.QuadfreeError: /no/such/dir: dataset directory not found
-    """
-    method_over, train_over = route_overrides(method, dict(overrides))
-    with tempfile.TemporaryDirectory(prefix="quadfree-calibrate-") as tmp:
-        warm = train_run(method, data, Path(tmp) / "warm", method_overrides=method_over,
-                         train_overrides={**train_over, "iters": 2, "val_every": 0,
-                                          "ckpt_every": 0},
-                         seed=seed, device=device, progress=False)
-        timed = train_run(method, data, Path(tmp) / "timed", method_overrides=method_over,
-                          train_overrides={**train_over, "iters": steps, "val_every": 0,
-                                           "ckpt_every": 0},
-                          seed=seed, device=device, progress=False)
-    del warm
-    per_step = max(timed["train_seconds"] / max(steps, 1), 1e-6)
-    return max(int(seconds / per_step), 1)
 
 
 def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,

@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from quadfree.bench.machine import machine_info
-from quadfree.comparison import compare_methods, plot_quality_vs_time
+from quadfree.comparison import calibrate_iters, compare_methods, plot_quality_vs_time
 from quadfree.config import parse_assignments
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "models: about 55 min in all)")
     parser.add_argument("--iters", type=int, default=2000,
                         help="training steps; the learning rate decays over them (default 2000)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="instead of --iters, time a few steps of each model and pick the "
+                             "step count that fills --minutes (so every learning-rate schedule "
+                             "completes; --quick implies it)")
     parser.add_argument("--sections", default="8,16,32",
                         help="comma-separated AutoInt section counts N (default 8,16,32)")
     parser.add_argument("--consistency-weight", type=float, default=0.1,
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.quick:
-        args.minutes, args.eval_views = 1.5, args.eval_views or 5
+        args.minutes, args.eval_views, args.calibrate = 1.5, args.eval_views or 5, True
     if args.eval_views is not None and args.eval_views < 3:
         raise QuadfreeError(f"--eval-views {args.eval_views}: need at least 3 for a median")
     device = resolve_device(args.device)
@@ -109,8 +113,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for model in tqdm(models, disable=not progress, desc="models"):
             method_over, train_over = route_overrides(
                 model["method"], {**train_common, **model["overrides"]})
+            iters = args.iters
+            if args.calibrate:
+                iters = calibrate_iters(model["method"], data, args.minutes * 60.0,
+                                        {**train_common, **model["overrides"]}, seed=args.seed,
+                                        device=device)
             train_over = {"val_every": 0, "val_views": 0, "ckpt_every": 1000, **train_over,
-                          "iters": args.iters, "max_seconds": args.minutes * 60.0}
+                          "iters": iters, "max_seconds": args.minutes * 60.0}
             summaries[model["key"]] = train_run(
                 model["method"], data, root / model["key"], method_overrides=method_over,
                 train_overrides=train_over, seed=args.seed, device=device, progress=progress)
@@ -144,6 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "benchmark": "autoint", "scene": args.scene, "resolution": [args.res, args.res],
         "minutes_per_model": args.minutes, "iters": args.iters, "quick": bool(args.quick),
+        "calibrated_iters": bool(args.calibrate),
         "eval_views": len(rows[0]["render_s_all"]), "rows": rows,
         "target_n8": None if n8 is None else {
             "speedup": n8["speedup"], "psnr_gap_db": n8["psnr_gap_db"],

@@ -81,6 +81,7 @@ class Config:
         consistency_length: the penalty compares opacities ``1 − exp(−σ·length)`` of this
             short segment (scale-free, in [0, 1]) rather than raw densities.
         sigma_scale: constant factor on Φσ (lets densities of tens be reached with O(1) weights).
+        density_activation: ``relu`` (published) or ``softplus`` on the section-mean density.
         white_background: composite on white (Blender convention).
     """
 
@@ -100,6 +101,7 @@ class Config:
     consistency_points: int = 512
     consistency_length: float = 0.05
     sigma_scale: float = 10.0
+    density_activation: str = "relu"
     white_background: bool = True
 
 
@@ -251,6 +253,9 @@ class AutoIntRadiance(RadianceMethod):
         if c.sections < 1 or c.samples_per_section < 1:
             raise QuadfreeError(f"sections ({c.sections}) and samples_per_section "
                                 f"({c.samples_per_section}) must be >= 1")
+        if c.density_activation not in ("relu", "softplus"):
+            raise QuadfreeError(f"density_activation {c.density_activation!r}: choose relu or "
+                                "softplus")
         if c.sampler not in SAMPLERS:
             raise QuadfreeError(f"sampler {c.sampler!r}: choose from {SAMPLERS}")
         self.config = c
@@ -304,13 +309,13 @@ class AutoIntRadiance(RadianceMethod):
         return self.config.sigma_scale * out[..., 0], out[..., 1:]
 
     def density_at(self, points: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-        """Density ReLU(∂Φσ/∂t) at 3-D points seen along unit ``directions``.
+        """Density ReLU(∂Φσ/∂t) (or softplus) at 3-D points seen along unit ``directions``.
 
         Shapes: points, directions ``(P, 3)`` → ``(P,)``.
         """
         net = self.field_net if self.field_net is not None else self.sigma_net
         sigma = ray_tangent(net, points, directions, torch.zeros_like(points[:, :1]))
-        return torch.relu(self.config.sigma_scale * sigma[:, 0, 0])
+        return self._density(self.config.sigma_scale * sigma[:, 0, 0])
 
     # ----------------------------------------------------------------- section means
     def section_means_integral(self, rays: RayBundle, bounds: torch.Tensor
@@ -352,10 +357,15 @@ class AutoIntRadiance(RadianceMethod):
                 bounds: torch.Tensor) -> dict[str, torch.Tensor]:
         deltas = bounds[:, 1:] - bounds[:, :-1]
         mids = 0.5 * (bounds[:, 1:] + bounds[:, :-1])
-        out = render_density(torch.relu(sigma_mean), torch.sigmoid(color_mean), mids, deltas,
+        out = render_density(self._density(sigma_mean), torch.sigmoid(color_mean), mids, deltas,
                              background=1.0 if self.config.white_background else 0.0)
         out["bounds"] = bounds
         return out
+
+    def _density(self, raw: torch.Tensor) -> torch.Tensor:
+        if self.config.density_activation == "softplus":
+            return nn.functional.softplus(raw)
+        return torch.relu(raw)
 
     def render_rays(self, rays: RayBundle, *, training: bool) -> dict[str, torch.Tensor]:
         bounds = self.boundaries(rays)
