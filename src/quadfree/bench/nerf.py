@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (default 1: on a shared 2-core CPU two "
                              "threads ran several times slower); 0 keeps torch's default")
-    parser.add_argument("--run", metavar="DIR", help="keep the run here (default: temporary)")
+    parser.add_argument("--run", metavar="DIR",
+                        help="keep the run (and the generated dataset, RUN/dataset) here "
+                             "(default: temporary)")
     parser.add_argument("--eval-views", type=int, default=None,
                         help="evaluate only the first N test views (default all 20)")
 
@@ -52,7 +54,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     device = resolve_device(args.device)
     progress = not args.quiet
     with tempfile.TemporaryDirectory(prefix="quadfree-bench-nerf-") as tmp:
-        data = Path(args.data) if args.data else Path(tmp) / args.scene
+        # the generated scene lives in the kept run (RUN/dataset) so render/eval work later
+        data = Path(args.data) if args.data else \
+            (Path(args.run) / "dataset" if args.run else Path(tmp) / args.scene)
         scene_seconds = None
         if not args.data:
             start = time.perf_counter()
