@@ -169,20 +169,17 @@ class ObjectsScene:
             ((8, 8, 4), True)
         """
         ss = self.supersample
-        premult = torch.zeros(height * width, 3)
-        cover = torch.zeros(height * width)
-        depth_sum = torch.zeros(height * width)
+        n = height * width
         rot, origin = c2w[:3, :3].float(), c2w[:3, 3].float()
-        for sy in range(ss):
-            for sx in range(ss):
-                sub = ((sx + 0.5) / ss, (sy + 0.5) / ss)
-                dirs = camera_directions(height, width, focal, subpixel=sub).reshape(-1, 3)
-                dirs = torch.nn.functional.normalize(dirs @ rot.T, dim=-1)
-                origins = origin.expand_as(dirs)
-                colour, hit, t = self.shade(origins, dirs)
-                premult += colour
-                cover += hit.float()
-                depth_sum += torch.where(hit, t, torch.zeros_like(t))
+        # all ss² sub-pixel samples traced in one batch (per-step overhead dominates otherwise)
+        dirs = torch.cat([camera_directions(height, width, focal,
+                                            subpixel=((sx + 0.5) / ss, (sy + 0.5) / ss))
+                          .reshape(-1, 3) for sy in range(ss) for sx in range(ss)])
+        dirs = torch.nn.functional.normalize(dirs @ rot.T, dim=-1)
+        colour, hit, t = self.shade(origin.expand_as(dirs), dirs)
+        premult = colour.reshape(ss * ss, n, 3).sum(0)
+        cover = hit.float().reshape(ss * ss, n).sum(0)
+        depth_sum = torch.where(hit, t, torch.zeros_like(t)).reshape(ss * ss, n).sum(0)
         alpha = cover / ss ** 2
         rgb = torch.where(cover[:, None] > 0, premult / cover.clamp(min=1)[:, None],
                           torch.zeros_like(premult))
