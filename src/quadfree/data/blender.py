@@ -102,7 +102,7 @@ def _check_matrix(name: str, m: object) -> np.ndarray:
 def _read_rgba(path: Path) -> np.ndarray:
     """Read a PNG as float32 ``(H, W, 4)`` in [0, 1] (alpha 1 when absent)."""
     try:
-        img = iio.imread(path, extension=".png")
+        img = iio.imread(path, plugin="pillow")
     except Exception as exc:  # imageio raises many types for bad files
         raise QuadfreeError(f"{path}: cannot read image ({exc})") from None
     if img.dtype == np.uint8:
