@@ -78,7 +78,7 @@ class Expansion:
 
     @property
     def n(self) -> int:
-        """Cells per axis of the finest grid."""
+        """Cells per axis of the finest grid (e.g. 64 at level 5)."""
         return self.coeffs.shape[2]
 
     @property
@@ -179,7 +179,12 @@ class Expansion:
         return self.coeffs @ T
 
     def cell_centres(self) -> torch.Tensor:
-        """Centres of the finest cells along one axis: ``(n,)``."""
+        """Centres of the finest cells along one axis: ``(n,)``.
+
+        Example:
+            >>> Expansion(torch.zeros(1, 1, 4, 4, 3), order=1).cell_centres().tolist()
+            [-0.75, -0.25, 0.25, 0.75]
+        """
         n = self.n
         return -1.0 + (torch.arange(n, dtype=self.coeffs.dtype, device=self.coeffs.device)
                        + 0.5) * (2.0 / n)

@@ -40,7 +40,12 @@ def locate(x: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def flat_index(idx: torch.Tensor, n: int) -> torch.Tensor:
-    """Row-major flat cell index from per-axis indices ``(..., d)`` → ``(...)``."""
+    """Row-major flat cell index from per-axis indices ``(..., d)`` → ``(...)``.
+
+    Example:
+        >>> flat_index(torch.tensor([[1, 2, 3]]), 4).tolist()
+        [27]
+    """
     out = idx[..., 0]
     for ax in range(1, idx.shape[-1]):
         out = out * n + idx[..., ax]
@@ -97,6 +102,11 @@ def p2m(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 
     """P2M: moments ``M(n, cell) = Σ_{p_i ∈ cell} w_i E_n(u_i)`` by scatter-add (index_add_).
 
     Shapes: p ``(B, N, d)``, w ``(B, C, N)`` → AG layout at ``n`` cells per axis.
+
+    Example:
+        >>> M = p2m(torch.zeros(1, 3, 2), torch.ones(1, 1, 3), n=4, order=2)
+        >>> M.shape, float(M.sum()) > 0
+        (torch.Size([4, 3, 4, 3, 1]), True)
     """
     B, N, d = p.shape
     C = w.shape[1]
@@ -121,7 +131,12 @@ def p2m(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 
 
 
 def cells_to_ag(cells: torch.Tensor, order: int) -> torch.Tensor:
-    """Cell layout ``(B, C, n…, P)`` → AG dense layout ``(n, a, …, B·C)``."""
+    """Cell layout ``(B, C, n…, P)`` → AG dense layout ``(n, a, …, B·C)``.
+
+    Example:
+        >>> cells_to_ag(torch.ones(1, 2, 4, 4, 6), order=2).shape
+        torch.Size([4, 3, 4, 3, 2])
+    """
     B, C = cells.shape[:2]
     d = cells.dim() - 3
     n, a = cells.shape[2], order + 1
@@ -136,7 +151,13 @@ def cells_to_ag(cells: torch.Tensor, order: int) -> torch.Tensor:
 
 
 def ag_to_cells(A: torch.Tensor, B: int, C: int, dim: int, order: int) -> torch.Tensor:
-    """AG dense layout → cell layout ``(B, C, n…, P)`` (drops slots of degree > ρ)."""
+    """AG dense layout → cell layout ``(B, C, n…, P)`` (drops slots of degree > ρ).
+
+    Example:
+        >>> c = torch.rand(1, 2, 4, 4, 6)
+        >>> torch.equal(ag_to_cells(cells_to_ag(c, 2), 1, 2, 2, 2), c)
+        True
+    """
     n = A.shape[0]
     parts = []
     for m in multi_indices(dim, order):
@@ -148,7 +169,12 @@ def ag_to_cells(A: torch.Tensor, B: int, C: int, dim: int, order: int) -> torch.
 
 
 def mask_degree(A: torch.Tensor, dim: int, order: int) -> torch.Tensor:
-    """Zero the AG slots of total degree > ρ (in place); returns ``A``."""
+    """Zero the AG slots of total degree > ρ (in place); returns ``A``.
+
+    Example:
+        >>> float(mask_degree(torch.ones(4, 3, 4, 3, 1), 2, 2).sum())   # 6 of 9 slots × 16
+        96.0
+    """
     m = dense_mask(dim, order).to(device=A.device, dtype=A.dtype)
     return A.mul_(m.reshape([s for _ in range(dim) for s in (1, order + 1)] + [1]))
 
@@ -197,6 +223,13 @@ def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor
     ``kind``: ``"down"`` (M2M: (n, a) → (n/2, a) with W ``(a, 2a)``), ``"up"`` (L2L:
     (n, a) → (2n, a) with W ``(2a, a)``) or ``"m2l"`` ((2s+1)-tap pair operator
     W ``(2a, (2s+1)·2a)``).
+
+    Example:
+        >>> from quadfree.taylor.legendre import shift_matrices
+        >>> S = torch.as_tensor(shift_matrices(2)); W = torch.cat([S[0], S[1]], 1)
+        >>> A = torch.rand(8, 3, 8, 3, 1, dtype=torch.float64)
+        >>> axis_passes(A, 2, [W, W], "down").shape
+        torch.Size([4, 3, 4, 3, 1])
     """
     shape = list(A.shape)             # [n, a, n, a, (n, a), R]
     R = shape[-1]
@@ -223,6 +256,11 @@ def m2l_general(A: torch.Tensor, dim: int, order: int, W: torch.Tensor) -> torch
 
     A: AG layout at n cells per axis; W ``((2s+1)^d, 2^d P, 2^d P)``. Returns AG layout.
     Costs (4s+2)^d P² multiply-adds per cell (s = 1: the paper's 6³·P² M2L).
+
+    Example:
+        >>> W = torch.zeros(9, 4 * 6, 4 * 6, dtype=torch.float64)   # s = 1, d = 2, ρ = 2
+        >>> m2l_general(torch.rand(4, 3, 4, 3, 1, dtype=torch.float64), 2, 2, W).abs().max()
+        tensor(0., dtype=torch.float64)
     """
     n, a, R = A.shape[0], order + 1, A.shape[-1]
     P = len(multi_indices(dim, order))
