@@ -158,3 +158,12 @@ def test_resume_rejects_method_changes(tiny_scene, tmp_path):
                   method_overrides={"width": 32})
     with pytest.raises(QuadfreeError, match="checkpoint not found"):
         train_run("nerf", None, tmp_path / "none", resume=True, progress=False)
+
+
+def test_time_budget_stops_and_validates(tiny_scene, tmp_path):
+    summary = train_run("nerf", tiny_scene, tmp_path / "budget", method_overrides=TINY,
+                        train_overrides={**TRAIN, "iters": 50, "max_seconds": 1e-9},
+                        progress=False)
+    assert summary["step"] == 1 and "val_psnr" in summary
+    state = load_checkpoint(tmp_path / "budget")
+    assert state["step"] == 1 and state["history"][-1]["val_psnr"] == summary["val_psnr"]

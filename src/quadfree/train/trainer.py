@@ -239,8 +239,12 @@ class Trainer:
         try:
             while self.step < cfg.iters:
                 if cfg.max_seconds and self.train_seconds >= cfg.max_seconds:
-                    if not last or last.get("step") != self.step:
+                    if last.get("step") != self.step:       # validate where the budget ran out
                         last = {**self.validate(), "step": self.step}
+                        if self.history and self.history[-1]["step"] == self.step:
+                            self.history[-1].update(last)
+                        else:
+                            self.history.append({"train_seconds": self.train_seconds, **last})
                     self.save()
                     break
                 start = time.perf_counter()
