@@ -50,7 +50,8 @@ def test_user_data_is_compared_with_the_trapezoid_rule(tmp_path, suffix):
     y = np.sin(2 * x) + 1.0
     path = tmp_path / f"samples{suffix}"
     if suffix == ".csv":
-        path.write_text("x,y\n" + "\n".join(f"{float(a)!r},{float(b)!r}" for a, b in zip(x, y)) + "\n")
+        lines = [f"{float(a)!r},{float(b)!r}" for a, b in zip(x, y)]
+        path.write_text("x,y\n" + "\n".join(lines) + "\n")
     else:
         np.save(path, np.stack([x, y], 1))
     out = tmp_path / "out"
