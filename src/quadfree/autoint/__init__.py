@@ -6,6 +6,7 @@
 """
 
 from quadfree.autoint.fit import FitHistory, fit
+from quadfree.autoint.fit1d import Fit1DConfig, Normalized1D, fit_1d
 from quadfree.autoint.grad import GradNetwork, directional_derivative, mixed_partial
 from quadfree.autoint.integrate import (
     box_corners,
@@ -14,8 +15,10 @@ from quadfree.autoint.integrate import (
     segment_integral,
 )
 from quadfree.autoint.model import AutoInt
+from quadfree.autoint.quadrature import gauss_legendre, quadrature_segment_integral
 
 __all__ = [
-    "AutoInt", "FitHistory", "GradNetwork", "box_corners", "box_integral",
-    "directional_derivative", "evaluate_chunked", "fit", "mixed_partial", "segment_integral",
+    "AutoInt", "Fit1DConfig", "FitHistory", "GradNetwork", "Normalized1D", "box_corners",
+    "box_integral", "directional_derivative", "evaluate_chunked", "fit", "fit_1d",
+    "gauss_legendre", "mixed_partial", "quadrature_segment_integral", "segment_integral",
 ]
