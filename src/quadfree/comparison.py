@@ -133,17 +133,23 @@ def plot_quality_vs_time(rows: list[dict[str, Any]], path: str | Path, title: st
         >>> plot_quality_vs_time(rows, pathlib.Path(tempfile.mkdtemp()) / "q.png")
     """
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for row in rows:
         ax.scatter(row["render_s_per_frame"], row["psnr"], s=40)
         ax.annotate(f"{row['label']} ({row['evals_per_ray']} evals/ray)",
                     (row["render_s_per_frame"], row["psnr"]), textcoords="offset points",
                     xytext=(5, 4), fontsize=8)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    times = [row["render_s_per_frame"] for row in rows]
+    ax.set_xlim(min(times) / 2.0, max(times) * 4.0)
+    psnrs = [row["psnr"] for row in rows]
+    ax.set_ylim(min(psnrs) - 1.0, max(psnrs) + 1.0)
     ax.set_xlabel("render time per frame (s, log scale)")
     ax.set_ylabel("test PSNR (dB)")
     if title:

@@ -175,8 +175,8 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         row["train_seconds"] = float(states[name].get("train_seconds", 0.0))
         row["iters"] = int(states[name]["step"])
         row["config"] = states[name]["method_config"]
-        row["view_consistency"] = measure_view_consistency(methods[row["label"]], test,
-                                                           points=256, views=8, seed=opts.seed)
+        row["view_consistency"] = measure_view_consistency(
+            methods[row["label"]], test, points=512, views=8, min_density=0.1, seed=opts.seed)
 
     columns = {"ground truth": [test.images[i] for i in range(min(3, len(test)))]}
     columns.update(comp["images"])
