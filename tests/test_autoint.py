@@ -313,7 +313,7 @@ def test_fitted_3d_box_integral_of_cosine_product():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1 << 14, 3, generator=g) * 2 - 1
     y = torch.prod(torch.cos(kt * x), -1, keepdim=True)
-    hist = fit(model.grad, x, y, steps=800, lr=2e-3, lr_final=2e-5, batch_size=2048,
+    hist = fit(model.grad, x, y, steps=800, lr=4e-3, lr_final=4e-5, batch_size=2048,
                progress=False)
     assert hist.final_loss < 1e-4
     lo, hi = random_boxes(2000, 3, seed=7)
