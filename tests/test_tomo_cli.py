@@ -31,6 +31,7 @@ def test_tomo_phantom_writes_figure_metrics_and_arrays(quadfree, tmp_path, capsy
     assert sorted(p.name for p in out.iterdir()) == ["arrays.npz", "figure.png", "metrics.json"]
     m = json.loads((out / "metrics.json").read_text())
     assert m["views"] == 8 and m["angles"] == 128 and m["size"] == 64
+    assert m["model"]["angle_freqs"] == 2                       # few views: few harmonics
     assert m["train_angles_deg"] == [i * 180 / 128 for i in range(0, 128, 16)]
     for key in ("sinogram_psnr_autoint", "sinogram_psnr_linear", "image_psnr_fbp_sparse",
                 "image_ssim_sart_sparse", "image_psnr_fbp_autoint"):

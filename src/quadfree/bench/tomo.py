@@ -129,7 +129,8 @@ def _plot(result: dict, results: dict, path: Path) -> None:
 
     rows = result["rows"]
     subs = [r["subsample"] for r in rows]
-    fig, ax = plt.subplots(2, max(3, len(subs)), figsize=(5 * max(3, len(subs)), 9))
+    cols = max(3, len(subs) + 1)
+    fig, ax = plt.subplots(2, cols, figsize=(5 * cols, 9))
     x = np.arange(len(subs))
     ax[0, 0].plot(x, [r["sinogram_psnr_autoint"] for r in rows], "o-", label="AutoInt")
     ax[0, 0].plot(x, [r["sinogram_psnr_linear"] for r in rows], "s-", label="linear interp.")

@@ -26,7 +26,10 @@ class ModelConfig:
     hidden: int = 64
     depth: int = 4
     num_freqs: int = 8
-    angle_freqs: int = 8
+    #: angular harmonics of the encoding; None: 8 for 16 or more views, ``views // 4`` below
+    #: (measured at 16×, 8 views, 2500 steps: 8 harmonics 23.8 dB held-out sinogram PSNR,
+    #: 4 → 33.2 dB, 2 → 37.4 dB: with few views, many harmonics let Φ wiggle between them)
+    angle_freqs: int | None = None
     rho_freqs: int = 6
     t_freqs: int = 4
 
@@ -91,7 +94,9 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
         raise QuadfreeError("the measured views are all zero: nothing to reconstruct")
 
     torch.manual_seed(tcfg.seed)
-    phi = build_phi(mcfg.activation, mcfg.hidden, mcfg.depth, mcfg.num_freqs, mcfg.angle_freqs,
+    angle_freqs = mcfg.angle_freqs if mcfg.angle_freqs is not None else (
+        8 if idx.size >= 16 else max(1, idx.size // 4))
+    phi = build_phi(mcfg.activation, mcfg.hidden, mcfg.depth, mcfg.num_freqs, angle_freqs,
                     mcfg.rho_freqs, mcfg.t_freqs).to(device)
     model = SinogramModel(n, phi, scale=scale)
     history = fit_sinogram(model, measured, train_angles, tcfg, progress=progress)
@@ -125,7 +130,7 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
         "train_seconds": history.seconds,
         "train_steps": history.steps,
         "predict_seconds": predict_seconds,
-        "model": vars(mcfg).copy(),
+        "model": {**vars(mcfg), "angle_freqs": angle_freqs},
         "training": vars(tcfg).copy(),
     }
     for key, img in images.items():
