@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/quadfree integrate --signal cos --out demo_out
+	$(BIN)/quadfree demo --out demo_out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
