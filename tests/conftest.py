@@ -8,5 +8,7 @@ import matplotlib  # noqa: E402
 import torch  # noqa: E402
 
 matplotlib.use("Agg")
-# Two cores on the project's machines: keep tests from oversubscribing them.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# The tests' networks are small: on the project's 2-core machines one torch thread was several
+# times faster than two whenever anything else ran (threads wait on each other), never slower
+# by much when idle.
+torch.set_num_threads(1)

@@ -24,16 +24,6 @@ from quadfree.fields import MLP, PositionalEncoding, siren
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks gain nothing from two threads, and on a shared 2-core machine the
-    threads' spin-waits make each step several times slower: run these on one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class SineProduct(nn.Module):
     """Φ(x) = Π_i sin(k_i x_i)/k_i: its mixed partial over all axes is Π_i cos(k_i x_i)."""
 

@@ -19,16 +19,6 @@ from quadfree.train.config import TrainConfig
 from quadfree.train.trainer import Trainer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # On the shared 2-core machines two intra-op threads ran a training step ~25x slower
-    # than one (measured 10 s vs 0.4 s); one thread keeps this module within its budget.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _random_rays(n: int, seed: int, dtype=torch.float32) -> RayBundle:
     g = torch.Generator().manual_seed(seed)
     origins = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=-1) * 4.0

@@ -4,23 +4,11 @@ docs/readme/autoint.md)."""
 import json
 
 import numpy as np
-import pytest
-import torch
 
 from quadfree.cli.main import main
 
 KEYS = {"intervals", "autoint_seconds", "quadrature_seconds", "quadrature_nodes", "speedup",
         "autoint_rel_error", "quadrature_rel_error", "grad_cost_ratio", "machine"}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks gain nothing from two threads, and on a shared 2-core machine the
-    threads' spin-waits make each step several times slower: run these on one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_bench_integrate_smoke(tmp_path, capsys):

@@ -6,18 +6,9 @@ import json
 
 import imageio.v3 as iio
 import pytest
-import torch
 
 from quadfree.cli.main import main
 from quadfree.demo import DemoOptions, run_demo
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)      # two threads on the busy 2-core CPU ran many times slower
-    yield
-    torch.set_num_threads(threads)
 
 
 def _options(out):

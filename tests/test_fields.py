@@ -19,16 +19,6 @@ from quadfree.fields.jets import jet_of, set_partitions
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks gain nothing from two threads, and on a shared 2-core machine the
-    threads' spin-waits make each step several times slower: run these on one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_positional_encoding_values_and_layout():
     enc = PositionalEncoding(2, num_freqs=3)
     x = torch.tensor([[0.5, -1.0]])

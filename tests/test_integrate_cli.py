@@ -4,23 +4,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from quadfree.cli.main import main
 from quadfree.errors import QuadfreeError
 from quadfree.signals import BUILTINS, SampledSignal, builtin_signal, load_samples
 
 FAST = ["--steps", "150", "--hidden", "16", "--depth", "2", "--lr", "2e-3", "--quiet"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks gain nothing from two threads, and on a shared 2-core machine the
-    threads' spin-waits make each step several times slower: run these on one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _rows(out_dir):
