@@ -70,17 +70,7 @@ class AutoInt(nn.Module):
             >>> model.integrate(torch.zeros(3), torch.ones(3)).shape
             torch.Size([3, 1])
         """
-        a, b = self._as_points(a, "a"), self._as_points(b, "b")
-        if a.shape != b.shape:
-            raise QuadfreeError(f"interval ends differ in shape: {tuple(a.shape)} vs "
-                                f"{tuple(b.shape)}")
-        if self.grad.direction is None:
-            if len(self.axes) != 1:
-                raise QuadfreeError(f"this model integrates boxes over axes {self.axes}: "
-                                    "use integrate_box(lo, hi)")
-            self._check_only_axes_differ(a, b)
-        else:
-            self._check_parallel(b - a)
+        a, b, _ = self._segments(a, b)
         with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
             return segment_integral(self.phi, a, b, chunk_size)
 
@@ -122,21 +112,25 @@ class AutoInt(nn.Module):
             >>> bool(torch.allclose(model.integrate_quadrature(a, b, 3), model.integrate(a, b)))
             True
         """
+        a, b, length = self._segments(a, b)
+        with torch.no_grad():
+            return quadrature_segment_integral(self.grad, a, b, nodes, length, chunk_size)
+
+    def _segments(self, a: torch.Tensor, b: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Validated segment ends ``(N, d)`` and each segment's parameter length ``(N,)``."""
         a, b = self._as_points(a, "a"), self._as_points(b, "b")
         if a.shape != b.shape:
             raise QuadfreeError(f"interval ends differ in shape: {tuple(a.shape)} vs "
                                 f"{tuple(b.shape)}")
-        if self.grad.direction is None:
-            if len(self.axes) != 1:
-                raise QuadfreeError(f"this model integrates boxes over axes {self.axes}: "
-                                    "use integrate_box(lo, hi)")
-            self._check_only_axes_differ(a, b)
-            length = b[:, self.axes[0]] - a[:, self.axes[0]]
-        else:
+        if self.grad.direction is not None:
             self._check_parallel(b - a)
-            length = self.segment_parameter(a, b)
-        with torch.no_grad():
-            return quadrature_segment_integral(self.grad, a, b, nodes, length, chunk_size)
+            return a, b, self.segment_parameter(a, b)
+        if len(self.axes) != 1:
+            raise QuadfreeError(f"this model integrates boxes over axes {self.axes}: "
+                                "use integrate_box(lo, hi)")
+        self._check_only_axes_differ(a, b)
+        return a, b, b[:, self.axes[0]] - a[:, self.axes[0]]
 
     def _as_points(self, x: torch.Tensor, name: str) -> torch.Tensor:
         x = torch.as_tensor(x)
