@@ -70,7 +70,7 @@ def ssim(img: torch.Tensor | np.ndarray, ref: torch.Tensor | np.ndarray,
         raise QuadfreeError(f"image {tuple(a.shape)} and reference {tuple(b.shape)} differ")
     if min(a.shape[:2]) < 11:
         raise QuadfreeError(f"ssim: image {tuple(a.shape[:2])} smaller than the 11x11 window")
-    g = _gaussian_window()
+    g = _gaussian_window().to(device=a.device, dtype=a.dtype)
     k = g.numel()
 
     def blur(x: torch.Tensor) -> torch.Tensor:  # (C, 1, H, W) valid separable filter

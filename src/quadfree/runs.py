@@ -94,6 +94,8 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
         ...
         quadfree.errors.QuadfreeError: /nonexistent/checkpoint.pt: checkpoint not found
     """
+    if fps < 1:
+        raise QuadfreeError(f"--fps {fps}: must be >= 1")
     method, state = load_run(run, device)
     out = Path(out)
     if orbit is not None:

@@ -86,9 +86,8 @@ def run(args: argparse.Namespace) -> int:
                            size=args.size, num_angles=args.angles)
     for note in problem.notes:
         print(f"note: {note}")
-    subsample = args.subsample if (args.subsample or args.views) else 8
-    idx = select_views(problem.angles.size, subsample=subsample if not args.views else None,
-                       views=args.views)
+    subsample = 8 if args.subsample is None and args.views is None else args.subsample
+    idx = select_views(problem.angles.size, subsample=subsample, views=args.views)
     result = run_sparse_view(problem.sinogram, problem.angles, idx, problem.reference,
                              model_cfg, train_cfg, device=device, progress=not args.quiet)
     out = write_outputs(result, args.out, problem, {"device": str(device)})

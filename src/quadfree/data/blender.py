@@ -137,6 +137,19 @@ def downscale_area(img: np.ndarray, k: int, name: str = "image") -> np.ndarray:
     return img.reshape(h // k, k, w // k, k, *img.shape[2:]).mean(axis=(1, 3))
 
 
+def downscale_depth(depth: np.ndarray, k: int, name: str = "depth") -> np.ndarray:
+    """Downscale an ``(H, W)`` depth map (0 = background) by ``k``: each block's mean over its
+    surface pixels, 0 where the block has none (a plain mean would pull outline depths toward 0).
+
+    Example:
+        >>> downscale_depth(np.array([[4.0, 0.0], [0.0, 0.0]]), 2).tolist()
+        [[4.0]]
+    """
+    total = downscale_area(depth, k, name) * k * k
+    hits = downscale_area((depth > 0).astype(np.float32), k, name) * k * k
+    return np.where(hits > 0, total / np.maximum(hits, 1), 0.0).astype(np.float32)
+
+
 def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
                  near: float = 2.0, far: float = 6.0, max_frames: int | None = None
                  ) -> BlenderSplit:
@@ -185,6 +198,8 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
     if not isinstance(frames, list) or not frames:
         raise QuadfreeError(f"{meta_path}: 'frames' must be a non-empty list")
     if max_frames is not None:
+        if max_frames < 1:
+            raise QuadfreeError(f"max_frames {max_frames}: must be >= 1")
         frames = frames[:max_frames]
     images, poses, files, depths = [], [], [], []
     size = None
@@ -214,7 +229,7 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
             depth = np.load(dpath).astype(np.float32)
             if depth.shape != tuple(size):
                 raise QuadfreeError(f"{dpath}: depth shape {depth.shape} != image {size}")
-            depths.append(downscale_area(depth, downscale, str(dpath)))
+            depths.append(downscale_depth(depth, downscale, str(dpath)))
     h, w = images[0].shape[:2]
     width_full = size[1]
     focal = focal_from_fov(width_full, float(angle)) / downscale

@@ -59,4 +59,9 @@ def build_method(name: str, overrides: dict[str, Any] | None = None
     """
     module = method_module(name)
     config = apply_overrides(module.Config(), overrides)
-    return module.build(config), config
+    try:
+        return module.build(config), config
+    except ValueError as exc:       # e.g. an unknown activation or a negative frequency count
+        if isinstance(exc, QuadfreeError):
+            raise
+        raise QuadfreeError(f"--method {name} config: {exc}") from None

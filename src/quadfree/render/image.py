@@ -10,6 +10,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
+from quadfree.errors import QuadfreeError
 from quadfree.radiance.base import RadianceMethod, RayBundle
 from quadfree.render.rays import Camera
 
@@ -33,6 +34,8 @@ def render_rays_chunked(method: RadianceMethod, rays: RayBundle, *, chunk: int =
         >>> out["rgb"].shape
         torch.Size([9, 3])
     """
+    if chunk < 1:
+        raise QuadfreeError(f"--chunk {chunk}: must be >= 1")
     if device is None:
         device = next(iter(method.parameters()), torch.empty(0)).device
     was_training = method.training

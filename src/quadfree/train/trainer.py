@@ -116,6 +116,11 @@ class Trainer:
         if config.iters < 0 or config.batch_rays < 1:
             raise QuadfreeError(f"--iters {config.iters} / batch_rays {config.batch_rays}: "
                                 "need iters >= 0 and batch_rays >= 1")
+        if not (config.lr > 0 and config.lr_final > 0 and config.chunk >= 1
+                and 0 < config.precrop_frac <= 1):
+            raise QuadfreeError(f"training config: need lr > 0 (got {config.lr}), lr_final > 0 "
+                                f"(got {config.lr_final}), chunk >= 1 (got {config.chunk}) and "
+                                f"0 < precrop_frac <= 1 (got {config.precrop_frac})")
         self.device = torch.device(device)
         self.method = method.to(self.device)
         self.method_name, self.method_config = method_name, method_config

@@ -1,0 +1,47 @@
+"""Well-typed but invalid values from the command line end as clean user errors (exit 2)."""
+
+import numpy as np
+import pytest
+import torch
+
+from quadfree.cli.main import main
+from quadfree.data.blender import downscale_depth
+from quadfree.errors import QuadfreeError
+from quadfree.metrics import ssim
+from quadfree.radiance.registry import build_method
+from quadfree.render.image import render_rays_chunked
+from quadfree.render.rays import camera_rays
+
+
+@pytest.mark.parametrize("override", [{"pos_freqs": -1}, {"density_activation": "nope"}])
+def test_invalid_method_config_is_a_user_error(override):
+    with pytest.raises(QuadfreeError, match="config"):
+        build_method("nerf", override)
+
+
+def test_zero_chunk_is_a_user_error():
+    method, _ = build_method("nerf", {"width": 8, "depth": 1, "n_coarse": 2, "n_fine": 0})
+    with pytest.raises(QuadfreeError, match="--chunk 0"):
+        render_rays_chunked(method, camera_rays(2, 2, 2.0, torch.eye(4)), chunk=0)
+
+
+@pytest.mark.parametrize("flag", ["--subsample", "--views"])
+def test_tomo_zero_views_exit_2_and_write_nothing(tmp_path, capsys, flag):
+    out = tmp_path / "ct"
+    code = main(["tomo", "--phantom", "shepp-logan", "--size", "64", flag, "0",
+                 "--out", str(out), "--quiet"])
+    assert code == 2
+    assert f"{flag} 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_downscaled_depth_keeps_surface_depth_on_outlines():
+    depth = np.zeros((4, 4), np.float32)
+    depth[:2, :2] = [[3.0, 0.0], [0.0, 5.0]]            # a block half on the surface
+    out = downscale_depth(depth, 2)
+    assert out.tolist() == [[4.0, 0.0], [0.0, 0.0]]    # mean of 3 and 5, background stays 0
+
+
+def test_ssim_follows_the_input_dtype():
+    x = torch.rand(16, 16, 3, dtype=torch.float32)
+    assert ssim(x, x) == pytest.approx(1.0)
