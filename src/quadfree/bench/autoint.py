@@ -35,6 +35,8 @@ from quadfree.radiance.consistency import measure_view_consistency
 from quadfree.train.checkpoint import load_run
 from quadfree.train.trainer import route_overrides, train_run
 
+# One torch thread: two ran training steps several times slower on the shared 2-core CPUs.
+DEFAULT_THREADS = 1
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``quadfree bench autoint``."""
@@ -63,8 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate only the first N test views (default all 20; min 3)")
     parser.add_argument("--quick", action="store_true",
                         help="reduced run: 1.5 min per model, 5 test views")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1, as bench nerf); 0 = default")
     parser.add_argument("--run", metavar="DIR", help="keep the runs here (default: temporary)")
 
 
@@ -93,8 +93,6 @@ def _models(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark; returns the JSON-ready result."""
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
     if args.quick:
         args.minutes, args.eval_views, args.calibrate = 1.5, args.eval_views or 5, True
     if args.eval_views is not None and args.eval_views < 3:

@@ -49,7 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth", type=int, default=2, help="SIREN hidden layers")
     p.add_argument("--w0", type=float, default=d.w0, help="SIREN w0")
     p.add_argument("--lr", type=float, default=d.lr, help="initial learning rate")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
 
 
 def random_intervals(n: int, domain: tuple[float, float], min_length: float,
@@ -172,8 +171,6 @@ def exact_signal_nodes(f: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: 
 
 
 def run(args: argparse.Namespace) -> dict:
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
     if args.intervals < 1 or args.repeats < 1:
         raise QuadfreeError("--intervals and --repeats must be >= 1")
     device = resolve_device(args.device)

@@ -25,6 +25,8 @@ from quadfree.runs import evaluate_run
 from quadfree.train.checkpoint import load_checkpoint
 from quadfree.train.trainer import route_overrides, train_run
 
+# One torch thread: two ran training steps several times slower on the shared 2-core CPUs.
+DEFAULT_THREADS = 1
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``quadfree bench nerf``."""
@@ -37,9 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training steps; the learning rate decays over them (default 2000)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a method or training config field (repeatable)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1: on a shared 2-core CPU two "
-                             "threads ran several times slower); 0 keeps torch's default")
     parser.add_argument("--run", metavar="DIR",
                         help="keep the run (and the generated dataset, RUN/dataset) here "
                              "(default: temporary)")
@@ -49,8 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark; returns the JSON-ready result."""
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     progress = not args.quiet
     with tempfile.TemporaryDirectory(prefix="quadfree-bench-nerf-") as tmp:

@@ -52,8 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sweep", type=_floats, default=[0.125, 0.25, 0.5, 1.0, 2.0, 4.0],
                         help="α·h² values for the width/accuracy sweep ('' to skip)")
     parser.add_argument("--sweep-size", type=int, default=10**5, help="N = M for the sweep")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads (0: leave torch's default)")
 
 
 def _median_time(fn, repeats: int, device: torch.device) -> float:
@@ -85,8 +83,6 @@ def _rel_error(S: FC2T2, E, p, w, q, count: int) -> float:
 
 def run(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     gen = seed_everything(args.seed)
     problems = {n: _problem(n, gen, device) for n in args.sizes}
     rows = []

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from quadfree.cli.common import add_runtime_options
+from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.config import parse_assignments
 from quadfree.demo import DemoOptions, run_demo
 from quadfree.device import resolve_device
@@ -35,16 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--autoint-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an AutoInt or training config field (repeatable), "
                              "e.g. sections=32")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (default 1: on a busy 2-core CPU two "
-                             "threads ran a training step up to 25x slower); 0 = torch default")
-    add_runtime_options(parser)
+    add_runtime_options(parser, threads=1)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     opts = DemoOptions(out=Path(args.out), res=args.res, minutes=args.minutes,
                        orbit_frames=args.orbit_frames, sections=args.sections,
                        test_views=args.test_views,

@@ -6,8 +6,7 @@ import argparse
 import json
 
 from quadfree.atomic import write_text
-from quadfree.cli.common import add_runtime_options
-from quadfree.cli.threads import add_threads_option, apply_threads
+from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.device import resolve_device
 from quadfree.runs import evaluate_run
 
@@ -25,7 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-frames", type=int, default=None, help="only the first N views")
     parser.add_argument("--chunk", type=int, default=4096, help="rays per forward pass")
     parser.add_argument("--save-images", metavar="DIR", help="also write predicted PNGs here")
-    add_threads_option(parser)
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 

@@ -10,11 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from quadfree.atomic import write_text
 from quadfree.autoint.fit1d import Fit1DConfig
-from quadfree.cli.common import add_runtime_options
+from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
 from quadfree.integrate1d import integrate_signal, plot_report
@@ -47,10 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--depth", type=int, default=defaults.depth, help="SIREN hidden layers")
     p.add_argument("--w0", type=float, default=defaults.w0, help="SIREN frequency w0")
     p.add_argument("--lr", type=float, default=defaults.lr, help="initial Adam learning rate")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (default 1: a 32-wide network gains nothing from "
-                        "more, and on a busy machine extra threads spin; 0 = torch default)")
-    add_runtime_options(p)
+    add_runtime_options(p, threads=1)
     p.set_defaults(func=run)
 
 
@@ -70,12 +65,9 @@ def run(args: argparse.Namespace) -> int:
         raise QuadfreeError(f"--out {out}: exists and is not a folder")
     config = Fit1DConfig(hidden=args.hidden, depth=args.depth, w0=args.w0, steps=args.steps,
                          lr=args.lr, lr_final=args.lr * 1e-3)
-    if args.threads < 0:
-        raise QuadfreeError(f"--threads {args.threads}: must be >= 0")
+    apply_threads(args)
     device = resolve_device(args.device)
     seed_everything(args.seed)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
 
     model, report = integrate_signal(signal, intervals, config, seed=args.seed, device=device,
                                      progress=not args.quiet)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from quadfree.cli.common import add_runtime_options
-from quadfree.cli.threads import add_threads_option, apply_threads
+from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.device import resolve_device
 from quadfree.runs import render_run
 
@@ -27,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--chunk", type=int, default=4096, help="rays per forward pass")
     parser.add_argument("--max-frames", type=int, default=None, help="only the first N views")
-    add_threads_option(parser)
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 

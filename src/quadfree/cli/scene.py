@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("name", choices=sorted(SCENES), help="fog (volume) or objects (solids)")
     make.add_argument("--out", required=True, metavar="DIR", help="dataset directory to write")
     make.add_argument("--res", type=int, default=100, help="image size R×R (default 100)")
-    add_runtime_options(make)
+    add_runtime_options(make, threads=None)
     make.set_defaults(func=run)
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-
-from quadfree.cli.common import add_runtime_options
+from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.device import resolve_device
 from quadfree.fields import ACTIVATIONS
 from quadfree.seeding import seed_everything
@@ -30,9 +28,6 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=t.lr, help="initial learning rate")
     parser.add_argument("--consistency", type=float, default=t.consistency,
                         help="weight of the same-point-from-every-angle penalty (0: off)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads (0: torch's default); 1 is fastest on a "
-                             "busy machine")
 
 
 def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
@@ -44,8 +39,7 @@ def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
             raise QuadfreeError(f"--{name} {getattr(args, name)}: must be at least 1")
     if not args.lr > 0:
         raise QuadfreeError(f"--lr {args.lr}: must be positive")
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     return (ModelConfig(activation=args.activation, hidden=args.hidden, depth=args.depth),
             TrainConfig(steps=args.steps, lr=args.lr, consistency=args.consistency,
                         seed=args.seed))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from quadfree.cli.common import add_runtime_options
-from quadfree.cli.threads import add_threads_option, apply_threads
+from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.config import parse_assignments
 from quadfree.device import resolve_device
 from quadfree.radiance.registry import METHODS
@@ -34,7 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a method or training config field, e.g. --set width=64 "
                              "--set lr=1e-3 (repeatable)")
-    add_threads_option(parser)
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 
