@@ -58,13 +58,15 @@ def _gauss_legendre_means(model, rays: RayBundle, bounds: torch.Tensor, pieces: 
 
 
 @pytest.mark.parametrize("sampler", ["learned", "uniform"])
-def test_integral_section_means_equal_dense_quadrature(sampler):
+@pytest.mark.parametrize("normalized, pos_freqs", [(True, 10), (False, 8)])
+def test_integral_section_means_equal_dense_quadrature(sampler, normalized, pos_freqs):
     # float64 so that the comparison measures the quadrature, not float32 cancellation in
-    # Φ(b) − Φ(a). The encoding reaches frequency 2^9 and the swish layers mix it higher:
-    # 128 pieces × 8 Gauss nodes per section converge (measured error 5e-11 at 128 pieces,
-    # 4e-7 at 64); the tolerance 1e-8 leaves 200× margin.
+    # Φ(b) − Φ(a). The encoding reaches frequency 2^9 (published, normalised) or 2^7 (the
+    # CPU default, plain) and the swish layers mix it higher: 128 pieces × 8 Gauss nodes per
+    # section converge (measured error 5e-11 and 1e-13 at 128 pieces, 4e-7 and 5e-9 at 64);
+    # the tolerance 1e-8 leaves 200× margin.
     model = _perturbed_model(0, sections=8, sampler=sampler, shared=False,
-                             pos_freqs=10).double()
+                             pos_freqs=pos_freqs, normalized_encoding=normalized).double()
     rays = _random_rays(6, seed=1, dtype=torch.float64)
     with torch.no_grad():
         bounds = model.boundaries(rays)
@@ -88,8 +90,10 @@ def test_shared_network_integral_means_equal_quadrature():
 
 
 @pytest.mark.parametrize("shared", [False, True])
-def test_fast_ray_paths_equal_the_generic_mlp_passes(shared):
-    model = _perturbed_model(8, sections=4, shared=shared).double()
+@pytest.mark.parametrize("normalized", [False, True])
+def test_fast_ray_paths_equal_the_generic_mlp_passes(shared, normalized):
+    model = _perturbed_model(8, sections=4, shared=shared,
+                             normalized_encoding=normalized).double()
     rays = _random_rays(5, seed=9, dtype=torch.float64)
     t = rays.near[:, None] + torch.rand(5, 7, dtype=torch.float64) * 3.0
     x = rays.origins[:, None] + t[..., None] * rays.directions[:, None]
@@ -128,12 +132,33 @@ def test_section_boundaries_monotone_and_span_near_far(sections):
     assert torch.equal(u[:, 0], rays.near) and bool((u[:, 1:] > u[:, :-1]).all())
 
 
-def test_boundaries_receive_gradients_from_rendering_loss():
-    model = _perturbed_model(4, sections=8)
+@pytest.mark.parametrize("train_path", ["integral", "grad"])
+def test_boundaries_receive_gradients_from_rendering_loss(train_path):
+    model = _perturbed_model(4, sections=8, train_path=train_path)
     rays = _random_rays(32, seed=5)
     out = model.render_rays(rays, training=True)
     model.loss(out, torch.full((32, 3), 0.3)).backward()
     assert model.sampler.mlp.head.weight.grad.abs().sum() > 0
+
+
+def test_integral_training_path_optimises_what_inference_renders():
+    rays = _random_rays(16, seed=11)
+    model = _perturbed_model(5, sections=8, train_path="integral")
+    train = model.render_rays(rays, training=True)["rgb"]
+    infer = model.render_rays(rays, training=False)["rgb"]
+    assert torch.equal(train, infer)
+    assert train.requires_grad
+    # the published grad path estimates the same section means from K jittered samples:
+    # different at K = 2, and its error shrinks as K grows
+    model.config.train_path = "grad"
+    errs = []
+    for k in (2, 256):
+        model.config.samples_per_section = k
+        torch.manual_seed(0)
+        with torch.no_grad():
+            out = model.render_rays(rays, training=True)["rgb"]
+        errs.append(float((out - infer).abs().max()))
+    assert errs[0] > 1e-4 and errs[1] < errs[0] / 4, errs
 
 
 def test_evals_per_ray_counts_network_queries():
@@ -147,6 +172,8 @@ def test_bad_config_is_a_user_error():
         build(Config(sampler="random"))
     with pytest.raises(QuadfreeError, match="sections"):
         build(Config(sections=0))
+    with pytest.raises(QuadfreeError, match="train_path"):
+        build(Config(train_path="both"))
 
 
 # --------------------------------------------------------------------------- trained model

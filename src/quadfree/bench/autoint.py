@@ -46,12 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0,
                         help="training-time budget per model in minutes (default 10; five "
                              "models: about 55 min in all)")
-    parser.add_argument("--iters", type=int, default=2000,
-                        help="training steps; the learning rate decays over them (default 2000)")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="instead of --iters, time a few steps of each model and pick the "
-                             "step count that fills --minutes (so every learning-rate schedule "
-                             "completes; --quick implies it)")
+    parser.add_argument("--iters", type=int, default=None,
+                        help="train every model for this many steps (still capped at "
+                             "--minutes). Default: time a few steps of each model and pick the "
+                             "step count that fills --minutes, so every model gets the same "
+                             "training time and completes its learning-rate schedule")
     parser.add_argument("--sections", default="8,16,32",
                         help="comma-separated AutoInt section counts N (default 8,16,32)")
     parser.add_argument("--consistency-weight", type=float, default=0.1,
@@ -94,7 +93,9 @@ def _models(args: argparse.Namespace) -> list[dict[str, Any]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark; returns the JSON-ready result."""
     if args.quick:
-        args.minutes, args.eval_views, args.calibrate = 1.5, args.eval_views or 5, True
+        args.minutes, args.eval_views, args.iters = 1.5, args.eval_views or 5, None
+    if args.iters is not None and args.iters < 1:
+        raise QuadfreeError(f"--iters {args.iters}: need at least 1 step")
     if args.eval_views is not None and args.eval_views < 3:
         raise QuadfreeError(f"--eval-views {args.eval_views}: need at least 3 for a median")
     device = resolve_device(args.device)
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             method_over, train_over = route_overrides(
                 model["method"], {**train_common, **model["overrides"]})
             iters = args.iters
-            if args.calibrate:
+            if iters is None:
                 iters = calibrate_iters(model["method"], data, args.minutes * 60.0,
                                         {**train_common, **model["overrides"]}, seed=args.seed,
                                         device=device)
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "benchmark": "autoint", "scene": args.scene, "resolution": [args.res, args.res],
         "minutes_per_model": args.minutes, "iters": args.iters, "quick": bool(args.quick),
-        "calibrated_iters": bool(args.calibrate),
+        "calibrated_iters": args.iters is None,
         "eval_views": len(rows[0]["render_s_all"]), "rows": rows,
         "target_n8": None if n8 is None else {
             "speedup": n8["speedup"], "psnr_gap_db": n8["psnr_gap_db"],

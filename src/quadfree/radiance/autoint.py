@@ -34,10 +34,18 @@ network, ``σ̄_i = ReLU(mean σ)`` and ``c̄_i = sigmoid(mean c)``, is composit
 ``α_i = 1 − exp(−σ̄_i δ_i)``, ``δ_i = t_{i+1} − t_i``, on a white background
 (:func:`quadfree.render.compositing.render_density`; depth is measured at section midpoints).
 
-* Training (grad path): the mean is estimated from K stratified, jittered samples of the grad
-  networks inside each section (``N·K`` tangent passes per network per ray).
 * Inference (integral path): the exact section mean of the grad network,
   ``(Φ(t_{i+1}) − Φ(t_i)) / δ_i``: N+1 evaluations of each integral network per ray.
+* Training, ``Config.train_path = "grad"`` (published): the mean is estimated from K
+  stratified, jittered samples of the grad networks inside each section (``N·K`` tangent passes
+  per network per ray).
+* Training, ``train_path = "integral"`` (default): the loss is computed from the exact section
+  means above, i.e. the grad network is fitted through its exact integrals over the sections
+  (the K → ∞ limit of the grad path) rather than a K-sample estimate. Training then optimises
+  exactly what inference renders, and a step costs N+1 forward passes instead of N·K tangent
+  passes. Measured on ``objects`` 64×64, N = 8, 4 min of training on the 2-core CPU: 21.5 dB
+  (integral) vs 20.7 dB (grad, K = 2); with the plain position encoding and uniform sections
+  (the defaults) 24.2 dB.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ from quadfree.render.compositing import render_density
 
 SIGMA_DIRECTIONS = ("encoded", "raw")
 SAMPLERS = ("learned", "uniform")
+TRAIN_PATHS = ("integral", "grad")
 
 
 @dataclass
@@ -75,7 +84,13 @@ class Config:
         shared: one integral network with four outputs (σ, rgb) instead of two networks;
             halves inference evaluations (``sigma_direction`` is then ``"encoded"``).
         sampler: ``"learned"`` (sampling network) or ``"uniform"`` sections.
-        sampler_hidden, sampler_depth: the sampling network's size.
+        sampler_hidden, sampler_depth, sampler_freqs: the sampling network's size and
+            encoding octaves.
+        train_path: ``"integral"`` (loss on the exact section integrals, as rendered at
+            inference) or ``"grad"`` (published: K jittered grad-network samples per section).
+        normalized_encoding: AutoInt's normalised position encoding ``sin(f·x)/f`` (published)
+            instead of NeRF's ``sin(f·x)``; the plain one trains sharper fields through the
+            integral path (measured +1.2 dB, see the module docstring).
         consistency_weight: weight of the view-consistency penalty (0 = off, as published).
         consistency_points: sample points per batch that the penalty re-evaluates.
         consistency_length: the penalty compares opacities ``1 − exp(−σ·length)`` of this
@@ -97,6 +112,9 @@ class Config:
     sampler: str = "learned"
     sampler_hidden: int = 64
     sampler_depth: int = 2
+    sampler_freqs: int = 4
+    train_path: str = "integral"
+    normalized_encoding: bool = False
     consistency_weight: float = 0.0
     consistency_points: int = 512
     consistency_length: float = 0.05
@@ -109,7 +127,8 @@ class RayPointEncoding(nn.Module):
     """Encode ``z = [x, d]`` as ``[PE(x), γ(d)]`` with a forward-mode ``jvp``.
 
     ``γ(d)`` is ``PE_Ld(d)`` when ``dir_freqs >= 0`` and the encoding is ``"encoded"``,
-    ``d`` itself for ``"raw"``. Both parts use AutoInt's normalised encoding.
+    ``d`` itself for ``"raw"``. ``γ(d)`` uses AutoInt's normalised encoding (sin(f·u)/f);
+    ``PE(x)`` does when ``normalized`` (as published) and is NeRF's plain encoding otherwise.
 
     Shapes: ``(..., 6) -> (..., out_dim)``.
 
@@ -119,17 +138,20 @@ class RayPointEncoding(nn.Module):
         (90, torch.Size([7, 90]))
     """
 
-    def __init__(self, pos_freqs: int, dir_freqs: int, direction: str = "encoded") -> None:
+    def __init__(self, pos_freqs: int, dir_freqs: int, direction: str = "encoded",
+                 normalized: bool = True) -> None:
         super().__init__()
         if direction not in SIGMA_DIRECTIONS:
             raise QuadfreeError(f"direction input {direction!r}: choose from {SIGMA_DIRECTIONS}")
-        self.pos = PositionalEncoding(3, pos_freqs, normalized=True)
+        self.pos = PositionalEncoding(3, pos_freqs, normalized=normalized)
         self.dir = PositionalEncoding(3, dir_freqs if direction == "encoded" else 0,
                                       normalized=True)
         self.out_dim = self.pos.out_dim + self.dir.out_dim
         # column scale of the position encoding: 1 for raw x, 1/f for sin(f x) and cos(f x)
-        # (the layout of PositionalEncoding: [x, sin at every f, cos at every f], 3 per f)
-        inv = (1.0 / self.pos.freqs).repeat_interleave(3)
+        # when normalised (the layout of PositionalEncoding: [x, sin at every f, cos at every
+        # f], 3 per f)
+        inv = (1.0 / self.pos.freqs if normalized else torch.ones_like(self.pos.freqs)
+               ).repeat_interleave(3)
         self.register_buffer("pos_scale", torch.cat([torch.ones(3), inv, inv]),
                              persistent=False)
 
@@ -230,8 +252,9 @@ def ray_tangent(net: MLP, origins: torch.Tensor, directions: torch.Tensor, t: to
 class AutoIntRadiance(RadianceMethod):
     """The AutoInt radiance field: σ and colour integral networks plus section boundaries.
 
-    ``render_rays(rays, training=True)`` takes the grad path (K jittered samples per section);
-    ``training=False`` the integral path (N+1 evaluations per network per ray).
+    ``render_rays(rays, training=False)`` takes the integral path (N+1 evaluations per network
+    per ray); ``training=True`` follows ``Config.train_path`` (the same integral path, or K
+    jittered grad-network samples per section).
     :meth:`render_grad` renders with the grad networks and any K (midpoint rule) for comparing
     the two paths.
 
@@ -258,23 +281,29 @@ class AutoIntRadiance(RadianceMethod):
                                 "softplus")
         if c.sampler not in SAMPLERS:
             raise QuadfreeError(f"sampler {c.sampler!r}: choose from {SAMPLERS}")
+        if c.train_path not in TRAIN_PATHS:
+            raise QuadfreeError(f"train_path {c.train_path!r}: choose from {TRAIN_PATHS}")
         self.config = c
         if c.shared:
             # one integral network with 4 outputs (σ, r, g, b): half the evaluations
             self.field_net = MLP(6, 4, hidden=c.hidden, depth=c.depth, activation=c.activation,
-                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, "encoded"))
+                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, "encoded",
+                                                           c.normalized_encoding))
             self.sigma_net = self.color_net = None
         else:
             self.field_net = None
             self.sigma_net = MLP(6, 1, hidden=c.hidden, depth=c.depth,
                                  activation=c.activation,
                                  encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs,
-                                                           c.sigma_direction))
+                                                           c.sigma_direction,
+                                                           c.normalized_encoding))
             self.color_net = MLP(6, 3, hidden=c.hidden, depth=c.depth,
                                  activation=c.activation,
-                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, "encoded"))
+                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, "encoded",
+                                                           c.normalized_encoding))
         self.sampler = (SamplingNetwork(c.sections, hidden=c.sampler_hidden,
-                                        depth=c.sampler_depth)
+                                        depth=c.sampler_depth, pos_freqs=c.sampler_freqs,
+                                        dir_freqs=c.sampler_freqs)
                         if c.sampler == "learned" else None)
 
     # ----------------------------------------------------------------- geometry
@@ -369,12 +398,16 @@ class AutoIntRadiance(RadianceMethod):
 
     def render_rays(self, rays: RayBundle, *, training: bool) -> dict[str, torch.Tensor]:
         bounds = self.boundaries(rays)
-        if not training:
-            return self._finish(*self.section_means_integral(rays, bounds), bounds)
-        k = self.config.samples_per_section
-        sigma, color, t = self.section_means_grad(rays, bounds, k, jitter=True)
-        out = self._finish(sigma, color, bounds)
-        if self.config.consistency_weight > 0:
+        if not training or self.config.train_path == "integral":
+            out = self._finish(*self.section_means_integral(rays, bounds), bounds)
+            t = None
+        else:
+            k = self.config.samples_per_section
+            sigma, color, t = self.section_means_grad(rays, bounds, k, jitter=True)
+            out = self._finish(sigma, color, bounds)
+        if training and self.config.consistency_weight > 0:
+            if t is None:            # integral path: one jittered point per section
+                t = self.sample_positions(bounds, 1, jitter=True)
             out["consistency"] = self._consistency_penalty(rays, t)
         return out
 
@@ -420,14 +453,16 @@ class AutoIntRadiance(RadianceMethod):
 
 def paper_config() -> Config:
     """The published AutoInt volume-rendering configuration: separate σ and colour networks of
-    8×256 swish layers, 10/4 encoding octaves, 32 sections × 4 grad samples.
+    8×256 swish layers, normalised 10/4-octave encodings, a sampling network, and training on
+    32 sections × 4 grad samples.
 
     Example:
         >>> c = paper_config(); c.hidden, c.sections * c.samples_per_section, c.shared
         (256, 128, False)
     """
     return Config(sections=32, samples_per_section=4, hidden=256, depth=8, pos_freqs=10,
-                  dir_freqs=4, shared=False)
+                  dir_freqs=4, shared=False, sampler="learned", train_path="grad",
+                  normalized_encoding=True)
 
 
 def build(config: Config | None = None) -> AutoIntRadiance:
