@@ -26,7 +26,8 @@ class TrainConfig:
         grad_clip: clip the global gradient norm (0: off).
         tensorboard: also log to TensorBoard (needs the ``tensorboard`` package).
         max_seconds: stop once this much training time (excluding validation) has been spent
-            (0: no limit); benchmarks train for a fixed time budget this way.
+            (0: no limit); benchmarks train for a fixed time budget this way. The learning
+            rate then decays over whichever runs out first, steps or time (see :meth:`lr_at`).
     """
 
     iters: int = 2000
@@ -44,13 +45,22 @@ class TrainConfig:
     tensorboard: bool = False
     max_seconds: float = 0.0
 
-    def lr_at(self, step: int) -> float:
-        """Learning rate for ``step`` (0-based): ``lr·(lr_final/lr)^(step/decay_steps)``.
+    def lr_at(self, step: int, seconds: float = 0.0) -> float:
+        """Learning rate for ``step`` (0-based) after ``seconds`` of training:
+        ``lr·(lr_final/lr)^p`` with progress ``p = step/decay_steps``, or, when ``max_seconds``
+        is set, the larger of that and ``seconds/max_seconds`` (so a run stopped by its time
+        budget still ends at ``lr_final``; step counts calibrated on a calmer machine would
+        otherwise leave the schedule half done).
 
         Example:
             >>> TrainConfig(lr=1e-2, lr_final=1e-3, lr_decay_steps=100).lr_at(100)
             0.001
+            >>> TrainConfig(lr=1e-2, lr_final=1e-3, lr_decay_steps=100,
+            ...             max_seconds=60.0).lr_at(10, seconds=60.0)
+            0.001
         """
         steps = self.lr_decay_steps or self.iters
-        return self.lr * (self.lr_final / self.lr) ** (min(step, steps) / max(steps, 1)) \
-            if step < steps else self.lr_final
+        progress = min(step, steps) / max(steps, 1)
+        if self.max_seconds > 0:
+            progress = max(progress, seconds / self.max_seconds)
+        return self.lr * (self.lr_final / self.lr) ** min(progress, 1.0)

@@ -186,7 +186,7 @@ class Trainer:
 
     def train_step(self) -> tuple[float, float]:
         """One optimisation step; returns ``(loss, psnr of the main rgb output)``."""
-        lr = self.config.lr_at(self.step)
+        lr = self.config.lr_at(self.step, self.train_seconds)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         rays, target = self._batch()
@@ -253,6 +253,7 @@ class Trainer:
                     self.save()
                     break
                 start = time.perf_counter()
+                lr = cfg.lr_at(self.step, self.train_seconds)
                 loss, train_psnr = self.train_step()
                 elapsed = time.perf_counter() - start
                 self.train_seconds += elapsed
@@ -264,7 +265,7 @@ class Trainer:
                 tb.scalar("train/loss", loss, self.step)
                 tb.scalar("train/psnr", train_psnr, self.step)
                 record = {"step": self.step, "loss": loss, "psnr": train_psnr,
-                          "lr": cfg.lr_at(self.step - 1), "train_seconds": self.train_seconds}
+                          "lr": lr, "train_seconds": self.train_seconds}
                 if cfg.val_every and self.step % cfg.val_every == 0 or self.step == cfg.iters:
                     last = {**self.validate(), "step": self.step}
                     record.update(last)
