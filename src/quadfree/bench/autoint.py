@@ -53,9 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "training time and completes its learning-rate schedule")
     parser.add_argument("--sections", default="8,16,32",
                         help="comma-separated AutoInt section counts N (default 8,16,32)")
-    parser.add_argument("--consistency-weight", type=float, default=0.1,
+    parser.add_argument("--consistency-weight", type=float, default=1.0,
                         help="also train AutoInt N=8 with this view-consistency penalty "
-                             "(0: skip that row; default 0.1)")
+                             "(0: skip that row; default 1.0)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training-config override for every model (repeatable)")
     parser.add_argument("--autoint-set", action="append", default=[], metavar="KEY=VALUE",
