@@ -14,6 +14,7 @@ from quadfree.data.scenes import make_scene
 from quadfree.errors import QuadfreeError
 from quadfree.radiance.registry import build_method
 from quadfree.train import load_checkpoint, train_run
+from quadfree.train.checkpoint import load_run
 from quadfree.train.trainer import route_overrides
 
 TINY = {"width": 16, "depth": 2, "skips": "", "n_coarse": 8, "n_fine": 8, "pos_freqs": 4,
@@ -76,6 +77,24 @@ def test_checkpoint_rebuilds_method(tiny_scene, tmp_path):
     method, cfg = build_method(state["method"], state["method_config"])
     method.load_state_dict(state["model"])     # strict: every tensor accounted for
     assert cfg.skips == () and method.evals_per_ray() == 8 + 16
+
+
+def test_autoint_run_saved_before_new_config_keys_rebuilds_the_same_model(tiny_scene, tmp_path):
+    # runs written before train_path / normalized_encoding existed used the published
+    # behaviour; loading them must not silently switch to the new defaults
+    train_run("autoint", tiny_scene, tmp_path / "ai", train_overrides={**TRAIN, "iters": 1},
+              method_overrides={"hidden": 16, "depth": 2, "sections": 4,
+                                "normalized_encoding": "true", "train_path": "grad"},
+              progress=False)
+    path = tmp_path / "ai" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    for key in ("train_path", "normalized_encoding"):
+        del state["method_config"][key]
+    torch.save(state, path)
+    method, state = load_run(tmp_path / "ai")
+    assert state["method_config"]["normalized_encoding"] is True
+    assert method.config.train_path == "grad"
+    assert float(method.field_net.encoding.pos_scale[-1]) < 1.0   # sin(f x)/f columns
 
 
 def test_overrides_routing_and_errors():

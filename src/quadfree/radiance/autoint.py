@@ -64,6 +64,8 @@ from quadfree.render.compositing import render_density
 SIGMA_DIRECTIONS = ("encoded", "raw")
 SAMPLERS = ("learned", "uniform")
 TRAIN_PATHS = ("integral", "grad")
+# Config keys added after the first release, with the behaviour runs saved before them had.
+SAVED_BEFORE = {"train_path": "grad", "normalized_encoding": True}
 
 
 @dataclass

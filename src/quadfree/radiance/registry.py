@@ -45,6 +45,19 @@ def default_config(name: str) -> Any:
     return method_module(name).Config()
 
 
+def saved_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A config dict read from a checkpoint, with the values that keys added later had before
+    they existed (a method module's ``SAVED_BEFORE``), so older runs rebuild the same model.
+
+    Example:
+        >>> saved_config("autoint", {"sections": 8})["normalized_encoding"]
+        True
+        >>> saved_config("autoint", {"normalized_encoding": False})["normalized_encoding"]
+        False
+    """
+    return {**getattr(method_module(name), "SAVED_BEFORE", {}), **config}
+
+
 def build_method(name: str, overrides: dict[str, Any] | None = None
                  ) -> tuple[RadianceMethod, Any]:
     """Build method ``name`` with its default config updated by ``overrides``.
