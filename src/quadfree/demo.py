@@ -219,11 +219,12 @@ def render_report(result: dict[str, Any]) -> str:
         ...        "evals_per_ray": 128, "speedup": 1.0, "train_seconds": 60.0, "iters": 100,
         ...        "views": 20, "view_consistency": {"cv_median": 0.0,
         ...                                          "disagree_fraction": 0.0}}
-        >>> text = render_report({"resolution": [64, 64], "rows": [row], "machine": {},
+        >>> fast = {**row, "label": "AutoInt N=8", "psnr": 24.0, "speedup": 20.0}
+        >>> text = render_report({"resolution": [64, 64], "rows": [row, fast], "machine": {},
         ...                       "total_seconds": 1.0, "minutes_per_method": 4.0,
         ...                       "orbit_s_per_frame": {}, "threads": 1})
-        >>> "| NeRF | 25.00 |" in text
-        True
+        >>> "| NeRF | 25.00 |" in text, "20.0× faster than NeRF, PSNR 1.00 dB below" in text
+        (True, True)
     """
     res = result["resolution"]
     m = result.get("machine", {})
@@ -250,6 +251,13 @@ def render_report(result: dict[str, Any]) -> str:
             f"{r['render_s_per_frame']:.3f} | {r['evals_per_ray']} | {r['speedup']:.1f}× | "
             f"{r['train_seconds']:.0f} | {r['iters']} | {_fmt(vc.get('cv_median'), '.3f')} "
             f"| {_fmt(vc.get('disagree_fraction'), '.0%')} |")
+    base = result["rows"][0]
+    lines.append("")
+    for r in result["rows"][1:]:
+        side = "below" if r["psnr"] <= base["psnr"] else "above"
+        lines.append(f"**{r['label']}: {r['speedup']:.1f}× faster than {base['label']}, PSNR "
+                     f"{abs(base['psnr'] - r['psnr']):.2f} dB {side} it** "
+                     f"({r['psnr']:.2f} vs {base['psnr']:.2f} dB).")
     lines += [
         "",
         "Seconds per frame: median over the test views, every view rendered by both methods in "
