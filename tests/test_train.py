@@ -186,3 +186,26 @@ def test_time_budget_stops_and_validates(tiny_scene, tmp_path):
     assert summary["step"] == 1 and "val_psnr" in summary
     state = load_checkpoint(tmp_path / "budget")
     assert state["step"] == 1 and state["history"][-1]["val_psnr"] == summary["val_psnr"]
+
+
+@pytest.mark.parametrize("follows_time", [False, True])
+def test_time_budget_schedule(tiny_scene, tmp_path, follows_time):
+    seen = []
+
+    def record(trainer, step):
+        seen.append((trainer.optimizer.param_groups[0]["lr"], trainer.history[-1]))
+
+    train_run("nerf", tiny_scene, tmp_path / "t", method_overrides=TINY, on_step=record,
+              train_overrides={**TRAIN, "val_every": 0, "iters": 100000, "max_seconds": 1.0,
+                               "lr_follows_time": follows_time}, progress=False)
+    lr0, lr_final = TRAIN["lr"], 2.5e-4
+    steps = len(seen)
+    assert 1 < steps < 100000                       # stopped by the time budget
+    # the history records the learning rate each step actually used
+    logged = [(lr, h) for i, (lr, h) in enumerate(seen) if h["step"] == i + 1]
+    assert logged and all(h["lr"] == lr for lr, h in logged)
+    last = seen[-1][0]
+    if follows_time:     # ≥ half the budget spent before the last step: well down the decay
+        assert lr_final <= last < lr0 * (lr_final / lr0) ** 0.5
+    else:                # step-based: a few steps of 100000 leave the rate near its start
+        assert last > 0.9 * lr0

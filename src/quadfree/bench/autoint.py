@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--minutes). Default: time a few steps of each model and pick the "
                              "step count that fills --minutes, so every model gets the same "
                              "training time and completes its learning-rate schedule")
+    parser.add_argument("--calibrate", action="store_true", help=argparse.SUPPRESS)  # old name
     parser.add_argument("--sections", default="8,16,32",
                         help="comma-separated AutoInt section counts N (default 8,16,32)")
     parser.add_argument("--consistency-weight", type=float, default=1.0,
@@ -63,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-views", type=int, default=None,
                         help="evaluate only the first N test views (default all 20; min 3)")
     parser.add_argument("--quick", action="store_true",
-                        help="reduced run: 1.5 min per model, 5 test views")
+                        help="reduced run: 1.5 min per model (calibrated steps; ignores "
+                             "--iters), 5 test views")
     parser.add_argument("--run", metavar="DIR", help="keep the runs here (default: temporary)")
 
 
@@ -117,7 +119,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 iters = calibrate_iters(model["method"], data, args.minutes * 60.0,
                                         {**train_common, **model["overrides"]}, seed=args.seed,
                                         device=device)
-            train_over = {"val_every": 0, "val_views": 0, "ckpt_every": 1000, **train_over,
+            train_over = {"val_every": 0, "val_views": 0, "ckpt_every": 1000,
+                          "lr_follows_time": True, **train_over,
                           "iters": iters, "max_seconds": args.minutes * 60.0}
             summaries[model["key"]] = train_run(
                 model["method"], data, root / model["key"], method_overrides=method_over,

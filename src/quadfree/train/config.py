@@ -26,8 +26,14 @@ class TrainConfig:
         grad_clip: clip the global gradient norm (0: off).
         tensorboard: also log to TensorBoard (needs the ``tensorboard`` package).
         max_seconds: stop once this much training time (excluding validation) has been spent
-            (0: no limit); benchmarks train for a fixed time budget this way. The learning
-            rate then decays over whichever runs out first, steps or time (see :meth:`lr_at`).
+            (0: no limit); benchmarks train for a fixed time budget this way.
+        lr_follows_time: with ``max_seconds``, decay the learning rate over whichever runs out
+            first, steps or time (see :meth:`lr_at`), so a run stopped by its budget still
+            ends at ``lr_final``. Off by default: the schedule then depends only on the step,
+            and runs (and ``--resume``) are bit-for-bit reproducible. The demo and
+            ``bench autoint`` turn it on (equal time budgets for methods of very different
+            step costs); resuming such a run with a larger ``max_seconds`` moves it back up
+            the schedule.
     """
 
     iters: int = 2000
@@ -44,23 +50,25 @@ class TrainConfig:
     grad_clip: float = 0.0
     tensorboard: bool = False
     max_seconds: float = 0.0
+    lr_follows_time: bool = False
 
     def lr_at(self, step: int, seconds: float = 0.0) -> float:
         """Learning rate for ``step`` (0-based) after ``seconds`` of training:
-        ``lr·(lr_final/lr)^p`` with progress ``p = step/decay_steps``, or, when ``max_seconds``
-        is set, the larger of that and ``seconds/max_seconds`` (so a run stopped by its time
-        budget still ends at ``lr_final``; step counts calibrated on a calmer machine would
-        otherwise leave the schedule half done).
+        ``lr·(lr_final/lr)^p`` with progress ``p = step/decay_steps``, or, with
+        ``lr_follows_time`` and ``max_seconds``, the larger of that and
+        ``seconds/max_seconds`` (so a run stopped by its time budget still ends at
+        ``lr_final``; step counts calibrated on a calmer machine would otherwise leave the
+        schedule half done).
 
         Example:
             >>> TrainConfig(lr=1e-2, lr_final=1e-3, lr_decay_steps=100).lr_at(100)
             0.001
-            >>> TrainConfig(lr=1e-2, lr_final=1e-3, lr_decay_steps=100,
-            ...             max_seconds=60.0).lr_at(10, seconds=60.0)
+            >>> TrainConfig(lr=1e-2, lr_final=1e-3, lr_decay_steps=100, max_seconds=60.0,
+            ...             lr_follows_time=True).lr_at(10, seconds=60.0)
             0.001
         """
         steps = self.lr_decay_steps or self.iters
         progress = min(step, steps) / max(steps, 1)
-        if self.max_seconds > 0:
+        if self.lr_follows_time and self.max_seconds > 0:
             progress = max(progress, seconds / self.max_seconds)
         return self.lr * (self.lr_final / self.lr) ** min(progress, 1.0)
