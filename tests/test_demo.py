@@ -9,6 +9,7 @@ import pytest
 
 from quadfree.cli.main import main
 from quadfree.demo import DemoOptions, run_demo
+from quadfree.errors import QuadfreeError
 
 
 def _options(out):
@@ -44,6 +45,11 @@ def test_demo_writes_report_figures_and_table(tmp_path):
     # a second run reuses the dataset and the finished training runs
     again = run_demo(_options(out))
     assert all(t["reused"] for t in again["training"].values())
+    # ...but not a run trained with another configuration: that is an error, not a stale row
+    other = _options(out)
+    other.autoint_set = {**other.autoint_set, "train_path": "grad"}
+    with pytest.raises(QuadfreeError, match=r"train_path: 'integral' → 'grad'"):
+        run_demo(other)
 
 
 def test_demo_cli_rejects_bad_resolution(tmp_path, capsys):

@@ -38,11 +38,13 @@ from quadfree.comparison import (
     plot_image_grid,
     plot_quality_vs_time,
 )
+from quadfree.config import to_dict
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
 from quadfree.data.scenes.cameras import orbit_poses
 from quadfree.errors import QuadfreeError
 from quadfree.radiance.consistency import measure_view_consistency
+from quadfree.radiance.registry import build_method
 from quadfree.render.image import render_image
 from quadfree.render.rays import Camera
 from quadfree.runs import write_video
@@ -93,6 +95,15 @@ def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():
         state = load_checkpoint(ckpt)
+        method_over, _ = route_overrides(method, dict(overrides))
+        wanted = to_dict(build_method(method, method_over)[1])
+        changed = sorted(k for k in wanted if state["method_config"].get(k) != wanted[k])
+        if changed:
+            raise QuadfreeError(
+                f"{run_dir}: holds a {method} run with another configuration ("
+                + ", ".join(f"{k}: {state['method_config'].get(k)!r} → {wanted[k]!r}"
+                            for k in changed)
+                + "); delete it or choose another --out")
         cfg = state["train_config"]
         if state["step"] >= cfg["iters"] or (
                 cfg.get("max_seconds") and state.get("train_seconds", 0) >= cfg["max_seconds"]):
@@ -105,7 +116,8 @@ def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,
                             opts.seed, opts.device)
     method_over, train_over = route_overrides(method, dict(overrides))
     train_over = {"val_every": 0, "val_views": 0, "ckpt_every": max(iters // 4, 50),
-                  **train_over, "iters": iters, "max_seconds": budget * 1.1}
+                  "lr_follows_time": True, **train_over, "iters": iters,
+                  "max_seconds": budget * 1.1}
     summary = train_run(method, data, run_dir, method_overrides=method_over,
                         train_overrides=train_over, seed=opts.seed, device=opts.device,
                         progress=opts.progress)
@@ -255,7 +267,9 @@ def render_report(result: dict[str, Any]) -> str:
     lines.append("")
     for r in result["rows"][1:]:
         side = "below" if r["psnr"] <= base["psnr"] else "above"
-        lines.append(f"**{r['label']}: {r['speedup']:.1f}× faster than {base['label']}, PSNR "
+        pace = (f"{r['speedup']:.1f}× faster than" if r["speedup"] >= 1 else
+                f"{1 / max(r['speedup'], 1e-12):.1f}× slower than")
+        lines.append(f"**{r['label']}: {pace} {base['label']}, PSNR "
                      f"{abs(base['psnr'] - r['psnr']):.2f} dB {side} it** "
                      f"({r['psnr']:.2f} vs {base['psnr']:.2f} dB).")
     lines += [

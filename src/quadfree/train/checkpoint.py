@@ -15,7 +15,7 @@ import torch
 from quadfree.atomic import atomic_path
 from quadfree.errors import QuadfreeError
 from quadfree.radiance.base import RadianceMethod
-from quadfree.radiance.registry import build_method, saved_config
+from quadfree.radiance.registry import METHODS, build_method, saved_config
 
 CHECKPOINT_NAME = "checkpoint.pt"
 REQUIRED_KEYS = ("method", "method_config", "train_config", "data", "step", "model")
@@ -57,6 +57,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"
         raise QuadfreeError(f"{path}: not a readable checkpoint ({exc})") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
         raise QuadfreeError(f"{path}: not a quadfree training checkpoint")
+    if state["method"] not in METHODS:
+        raise QuadfreeError(f"{path}: trained with method {state['method']!r}, which this "
+                            f"version does not have ({', '.join(sorted(METHODS))})")
     state["method_config"] = saved_config(state["method"], state["method_config"])
     return state
 
