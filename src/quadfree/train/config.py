@@ -71,4 +71,6 @@ class TrainConfig:
         progress = min(step, steps) / max(steps, 1)
         if self.lr_follows_time and self.max_seconds > 0:
             progress = max(progress, seconds / self.max_seconds)
-        return self.lr * (self.lr_final / self.lr) ** min(progress, 1.0)
+        if progress >= 1.0:
+            return self.lr_final
+        return self.lr * (self.lr_final / self.lr) ** progress

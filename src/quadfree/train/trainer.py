@@ -253,7 +253,6 @@ class Trainer:
                     self.save()
                     break
                 start = time.perf_counter()
-                lr = cfg.lr_at(self.step, self.train_seconds)
                 loss, train_psnr = self.train_step()
                 elapsed = time.perf_counter() - start
                 self.train_seconds += elapsed
@@ -265,7 +264,8 @@ class Trainer:
                 tb.scalar("train/loss", loss, self.step)
                 tb.scalar("train/psnr", train_psnr, self.step)
                 record = {"step": self.step, "loss": loss, "psnr": train_psnr,
-                          "lr": lr, "train_seconds": self.train_seconds}
+                          "lr": self.optimizer.param_groups[0]["lr"],
+                          "train_seconds": self.train_seconds}
                 if cfg.val_every and self.step % cfg.val_every == 0 or self.step == cfg.iters:
                     last = {**self.validate(), "step": self.step}
                     record.update(last)
