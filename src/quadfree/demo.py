@@ -93,9 +93,9 @@ def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,
            overrides: dict[str, str]) -> dict[str, Any]:
     """Train (or reuse a finished run of) ``method`` for the demo's time budget."""
     ckpt = run_dir / "checkpoint.pt"
+    method_over, train_over = route_overrides(method, dict(overrides))
     if ckpt.exists():
         state = load_checkpoint(ckpt)
-        method_over, _ = route_overrides(method, dict(overrides))
         wanted = to_dict(build_method(method, method_over)[1])
         changed = sorted(k for k in wanted if state["method_config"].get(k) != wanted[k])
         if changed:
@@ -114,7 +114,6 @@ def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,
     budget = opts.minutes * 60.0
     iters = calibrate_iters(method, data, budget, overrides, opts.calibration_steps,
                             opts.seed, opts.device)
-    method_over, train_over = route_overrides(method, dict(overrides))
     train_over = {"val_every": 0, "val_views": 0, "ckpt_every": max(iters // 4, 50),
                   "lr_follows_time": True, **train_over, "iters": iters,
                   "max_seconds": budget * 1.1}

@@ -294,23 +294,19 @@ class AutoIntRadiance(RadianceMethod):
         if c.train_path not in TRAIN_PATHS:
             raise QuadfreeError(f"train_path {c.train_path!r}: choose from {TRAIN_PATHS}")
         self.config = c
+        def integral_net(outputs: int, direction: str = "encoded") -> MLP:
+            return MLP(6, outputs, hidden=c.hidden, depth=c.depth, activation=c.activation,
+                       encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, direction,
+                                                 c.normalized_encoding))
+
         if c.shared:
             # one integral network with 4 outputs (σ, r, g, b): half the evaluations
-            self.field_net = MLP(6, 4, hidden=c.hidden, depth=c.depth, activation=c.activation,
-                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, "encoded",
-                                                           c.normalized_encoding))
+            self.field_net = integral_net(4)
             self.sigma_net = self.color_net = None
         else:
             self.field_net = None
-            self.sigma_net = MLP(6, 1, hidden=c.hidden, depth=c.depth,
-                                 activation=c.activation,
-                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs,
-                                                           c.sigma_direction,
-                                                           c.normalized_encoding))
-            self.color_net = MLP(6, 3, hidden=c.hidden, depth=c.depth,
-                                 activation=c.activation,
-                                 encoding=RayPointEncoding(c.pos_freqs, c.dir_freqs, "encoded",
-                                                           c.normalized_encoding))
+            self.sigma_net = integral_net(1, c.sigma_direction)
+            self.color_net = integral_net(3)
         self.sampler = (SamplingNetwork(c.sections, hidden=c.sampler_hidden,
                                         depth=c.sampler_depth, pos_freqs=c.sampler_freqs,
                                         dir_freqs=c.sampler_freqs)
