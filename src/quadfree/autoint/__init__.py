@@ -15,7 +15,7 @@ from quadfree.autoint.integrate import (
     segment_integral,
 )
 from quadfree.autoint.model import AutoInt
-from quadfree.autoint.quadrature import gauss_legendre, quadrature_segment_integral
+from quadfree.quadrature.rules import gauss_legendre, quadrature_segment_integral
 
 __all__ = [
     "AutoInt", "Fit1DConfig", "FitHistory", "GradNetwork", "Normalized1D", "box_corners",

@@ -9,8 +9,8 @@ from torch import nn
 
 from quadfree.autoint.grad import GradNetwork
 from quadfree.autoint.integrate import DEFAULT_CHUNK, box_integral, segment_integral
-from quadfree.autoint.quadrature import quadrature_segment_integral
 from quadfree.errors import QuadfreeError, check_finite
+from quadfree.quadrature.rules import quadrature_segment_integral
 
 
 class AutoInt(nn.Module):

@@ -6,8 +6,8 @@ import argparse
 import importlib
 import json
 
+from quadfree.apps.bench import BENCHMARKS
 from quadfree.atomic import write_text
-from quadfree.bench import BENCHMARKS
 from quadfree.cli.common import add_runtime_options, apply_threads
 
 
@@ -19,14 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, summary in BENCHMARKS.items():
         p = names.add_parser(name, help=summary, description=summary)
         p.add_argument("--json", required=True, metavar="OUT", help="where to write the JSON")
-        module = importlib.import_module(f"quadfree.bench.{name}")
+        module = importlib.import_module(f"quadfree.apps.bench.{name}")
         add_runtime_options(p, threads=getattr(module, "DEFAULT_THREADS", 0))
         module.add_arguments(p)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    module = importlib.import_module(f"quadfree.bench.{args.bench}")
+    module = importlib.import_module(f"quadfree.apps.bench.{args.bench}")
     apply_threads(args)
     result = module.run(args)
     write_text(args.json, json.dumps(result, indent=2) + "\n")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from quadfree.apps.demo import DemoOptions, run_demo
 from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.config import parse_assignments
-from quadfree.demo import DemoOptions, run_demo
 from quadfree.device import resolve_device
 
 

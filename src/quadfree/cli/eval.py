@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from quadfree.apps.runs import evaluate_run
 from quadfree.atomic import write_text
 from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.device import resolve_device
-from quadfree.runs import evaluate_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:

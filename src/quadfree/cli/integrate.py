@@ -10,14 +10,14 @@ import argparse
 import json
 from pathlib import Path
 
+from quadfree.apps.integrate1d import integrate_signal, plot_report
+from quadfree.apps.signals import BUILTINS, builtin_signal, load_samples, parse_interval
 from quadfree.atomic import write_text
 from quadfree.autoint.fit1d import Fit1DConfig
 from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
-from quadfree.integrate1d import integrate_signal, plot_report
 from quadfree.seeding import seed_everything
-from quadfree.signals import BUILTINS, builtin_signal, load_samples, parse_interval
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from quadfree.apps.runs import render_run
 from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.device import resolve_device
-from quadfree.runs import render_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,10 +17,10 @@ import torch
 from tqdm.auto import tqdm
 
 from quadfree.atomic import atomic_path
-from quadfree.bench.machine import machine_info
 from quadfree.data.blender import BlenderSplit, load_blender
 from quadfree.data.scenes.cameras import orbit_poses
 from quadfree.errors import QuadfreeError
+from quadfree.machine import machine_info
 from quadfree.metrics import LPIPS_AVAILABLE, LPIPS_NOTE, psnr, ssim
 from quadfree.radiance.base import RadianceMethod
 from quadfree.render.image import render_image

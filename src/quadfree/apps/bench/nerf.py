@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from quadfree.bench.machine import machine_info
+from quadfree.apps.runs import evaluate_run
 from quadfree.config import parse_assignments
 from quadfree.data.scenes import make_scene
 from quadfree.device import resolve_device
-from quadfree.runs import evaluate_run
+from quadfree.machine import machine_info
 from quadfree.train.checkpoint import load_checkpoint
 from quadfree.train.trainer import route_overrides, train_run
 

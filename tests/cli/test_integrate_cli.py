@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from quadfree.apps.signals import BUILTINS, SampledSignal, builtin_signal, load_samples
 from quadfree.cli.main import main
 from quadfree.errors import QuadfreeError
-from quadfree.signals import BUILTINS, SampledSignal, builtin_signal, load_samples
 
 FAST = ["--steps", "150", "--hidden", "16", "--depth", "2", "--lr", "2e-3", "--quiet"]
 

@@ -6,7 +6,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-import quadfree.bench as bench_registry
+import quadfree.apps.bench as bench_registry
 import quadfree.cli.main as cli_main
 from quadfree.tomo import circle_mask, scan_angles, shepp_logan, simulate
 

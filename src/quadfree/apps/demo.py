@@ -30,24 +30,24 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from quadfree.atomic import write_text
-from quadfree.bench.machine import machine_info
-from quadfree.comparison import (
+from quadfree.apps.comparison import (
     calibrate_iters,
     compare_methods,
     plot_image_grid,
     plot_quality_vs_time,
 )
+from quadfree.apps.runs import write_video
+from quadfree.atomic import write_text
 from quadfree.config import to_dict
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
 from quadfree.data.scenes.cameras import orbit_poses
 from quadfree.errors import QuadfreeError
+from quadfree.machine import machine_info
 from quadfree.radiance.consistency import measure_view_consistency
 from quadfree.radiance.registry import build_method
 from quadfree.render.image import render_image
 from quadfree.render.rays import Camera
-from quadfree.runs import write_video
 from quadfree.train.checkpoint import load_checkpoint, load_run
 from quadfree.train.trainer import route_overrides, train_run
 

@@ -24,13 +24,13 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from quadfree.bench.machine import machine_info
-from quadfree.comparison import calibrate_iters, compare_methods, plot_quality_vs_time
+from quadfree.apps.comparison import calibrate_iters, compare_methods, plot_quality_vs_time
 from quadfree.config import parse_assignments
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
 from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
+from quadfree.machine import machine_info
 from quadfree.radiance.consistency import measure_view_consistency
 from quadfree.train.checkpoint import load_run
 from quadfree.train.trainer import route_overrides, train_run

@@ -22,8 +22,8 @@ import torch
 from tqdm import tqdm
 
 from quadfree.atomic import save_figure
-from quadfree.bench.machine import machine_info
 from quadfree.device import resolve_device
+from quadfree.machine import machine_info
 from quadfree.seeding import seed_everything
 from quadfree.taylor import FC2T2, exact_sum
 from quadfree.taylor.operators import cells_per_axis

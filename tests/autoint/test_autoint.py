@@ -17,9 +17,9 @@ from quadfree.autoint import (
     fit,
     mixed_partial,
 )
-from quadfree.autoint.quadrature import gauss_legendre, quadrature_segment_integral
 from quadfree.errors import QuadfreeError
 from quadfree.fields import MLP, PositionalEncoding, siren
+from quadfree.quadrature.rules import gauss_legendre, quadrature_segment_integral
 
 F64 = torch.float64
 

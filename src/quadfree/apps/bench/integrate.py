@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from quadfree.apps.signals import builtin_signal
 from quadfree.autoint import AutoInt
 from quadfree.autoint.fit1d import Fit1DConfig, fit_1d
-from quadfree.autoint.quadrature import gauss_legendre
-from quadfree.bench.machine import machine_info
 from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
+from quadfree.machine import machine_info
+from quadfree.quadrature.rules import gauss_legendre
 from quadfree.seeding import seed_everything
-from quadfree.signals import builtin_signal
 
 ERROR_DEFINITION = "||I_pred - I_exact||_2 / ||I_exact||_2 over all intervals (float64)"
 TOLERANCE = 1.10        # quadrature error may exceed AutoInt's by at most 10 %

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from quadfree.bench.machine import machine_info
 from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
+from quadfree.machine import machine_info
 from quadfree.seeding import seed_everything
 
 ROW_KEYS = ("subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear",

@@ -7,8 +7,8 @@ import json
 import imageio.v3 as iio
 import pytest
 
+from quadfree.apps.demo import DemoOptions, run_demo
 from quadfree.cli.main import main
-from quadfree.demo import DemoOptions, run_demo
 from quadfree.errors import QuadfreeError
 
 

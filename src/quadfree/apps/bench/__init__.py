@@ -1,6 +1,6 @@
 """Benchmarks behind ``quadfree bench NAME --json OUT``.
 
-Each module ``quadfree.bench.<name>`` exposes ``add_arguments(parser)`` and
+Each module ``quadfree.apps.bench.<name>`` exposes ``add_arguments(parser)`` and
 ``run(args) -> dict`` (a JSON-serialisable result that includes ``machine``); it may also write
 a PNG plot next to the JSON. The CLI only parses, calls ``run`` and writes the JSON atomically.
 """

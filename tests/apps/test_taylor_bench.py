@@ -3,8 +3,8 @@
 import argparse
 import json
 
-from quadfree.bench import BENCHMARKS
-from quadfree.bench import taylor as bench_taylor
+from quadfree.apps.bench import BENCHMARKS
+from quadfree.apps.bench import taylor as bench_taylor
 from quadfree.cli import bench as cli_bench
 from quadfree.cli.common import add_runtime_options
 

@@ -2,7 +2,7 @@
 compare with the reference (exact or trapezoid), plot.
 
 Example:
-    >>> from quadfree.signals import builtin_signal
+    >>> from quadfree.apps.signals import builtin_signal
     >>> from quadfree.autoint.fit1d import Fit1DConfig
     >>> model, report = integrate_signal(builtin_signal("poly"), [(0.0, 1.0)],
     ...                                  Fit1DConfig(hidden=16, depth=2, steps=50), progress=False)
@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from quadfree.apps.signals import AnalyticSignal, SampledSignal, check_intervals
 from quadfree.atomic import save_figure
 from quadfree.autoint import AutoInt
 from quadfree.autoint.fit1d import Fit1DConfig, fit_1d
-from quadfree.signals import AnalyticSignal, SampledSignal, check_intervals
 
 Signal = AnalyticSignal | SampledSignal
 
