@@ -16,10 +16,12 @@ demo: $(STAMP)
 	$(BIN)/quadfree demo --out demo_out
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

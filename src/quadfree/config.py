@@ -79,6 +79,22 @@ def apply_overrides(config: T, overrides: dict[str, Any] | None) -> T:
     return dataclasses.replace(config, **values)
 
 
+def typed_overrides(config: Any, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``overrides`` of dataclass ``config``, each coerced to its field's type: the one
+    place where command-line strings become typed values.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class C:
+        ...     sections: int = 8
+        >>> typed_overrides(C(), {"sections": "16"})
+        {'sections': 16}
+    """
+    changed = apply_overrides(config, overrides)
+    return {key: getattr(changed, key) for key in (overrides or {})}
+
+
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
     """Parse ``["width=64", "lr=1e-3"]`` into a dict (values stay strings until applied).
 

@@ -21,7 +21,9 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise QuadfreeError(f"--device {name!r}: not a device name ({exc})") from None
+        raise QuadfreeError(f"device {name!r}: not a device name ({exc})",
+                            param="device") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise QuadfreeError(f"--device {name}: CUDA is not available on this machine")
+        raise QuadfreeError(f"device {name}: CUDA is not available on this machine",
+                            param="device")
     return device

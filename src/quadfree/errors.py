@@ -1,7 +1,9 @@
 """The one exception type for mistakes a user can make (bad files, shapes, NaN, domains).
 
-The CLI turns a :class:`QuadfreeError` into a single line on stderr and exit code 2;
-anything else is a bug and keeps its traceback.
+Library code raises :class:`QuadfreeError` with a message that names the *parameter* or input
+(``chunk``, not ``--chunk``: the library does not know the command line) and, where it is a
+parameter, passes ``param=``. The CLI maps that parameter to its flag, prints one line on
+stderr and exits with code 2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ import torch
 class QuadfreeError(ValueError):
     """A user-facing error: the message names the offending input.
 
+    Args:
+        message: what is wrong, starting with the parameter or input it concerns.
+        param: the parameter's name when the message starts with it (``"chunk"``); the CLI
+            replaces that leading name with the command's flag (``--chunk``).
+
     Example:
-        >>> raise QuadfreeError("--interval 3,4: outside the domain [-1, 1]")
-        Traceback (most recent call last):
-        ...
-        quadfree.errors.QuadfreeError: --interval 3,4: outside the domain [-1, 1]
+        >>> err = QuadfreeError("chunk 0: must be >= 1", param="chunk")
+        >>> err.param, str(err)
+        ('chunk', 'chunk 0: must be >= 1')
     """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 def check_finite(name: str, tensor: torch.Tensor) -> None:

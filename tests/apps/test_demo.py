@@ -45,6 +45,18 @@ def test_demo_writes_report_figures_and_table(tmp_path):
     # a second run reuses the dataset and the finished training runs
     again = run_demo(_options(out))
     assert all(t["reused"] for t in again["training"].values())
+    # ...and says so in the report and the results, with the machine and date they came from
+    note = (out / "report.md").read_text()
+    assert "Reused earlier runs (not retrained): NeRF trained on " in note
+    assert again["training"]["nerf"]["trained_on"] == again["machine"]["cpu"]
+    assert again["training"]["autoint"]["trained_at"][:4].isdigit()
+    assert "Reused earlier runs" not in report          # the first run trained both
+    # --fresh retrains and the note disappears
+    fresh = _options(out)
+    fresh.fresh = True
+    retrained = run_demo(fresh)
+    assert not any(t["reused"] for t in retrained["training"].values())
+    assert "Reused earlier runs" not in (out / "report.md").read_text()
     # ...but not a run trained with another configuration: that is an error, not a stale row
     other = _options(out)
     other.autoint_set = {**other.autoint_set, "train_path": "grad"}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from quadfree.cli.main import main
+from quadfree.cli.main import build_parser, error_line, main
 from quadfree.data.blender import downscale_depth
 from quadfree.errors import QuadfreeError
 from quadfree.metrics import ssim
@@ -21,8 +21,17 @@ def test_invalid_method_config_is_a_user_error(override):
 
 def test_zero_chunk_is_a_user_error():
     method, _ = build_method("nerf", {"width": 8, "depth": 1, "n_coarse": 2, "n_fine": 0})
-    with pytest.raises(QuadfreeError, match="--chunk 0"):
+    with pytest.raises(QuadfreeError, match="^chunk 0") as info:    # the parameter, not a flag
         render_rays_chunked(method, camera_rays(2, 2, 2.0, torch.eye(4)), chunk=0)
+    assert info.value.param == "chunk"
+
+
+def test_cli_maps_a_parameter_error_to_its_flag(capsys):
+    parser = build_parser()
+    err = QuadfreeError("chunk 0: must be >= 1", param="chunk")
+    assert error_line("eval", err, parser) == "quadfree eval: error: --chunk 0: must be >= 1"
+    plain = QuadfreeError("x.csv: no such file")
+    assert error_line("eval", plain, parser) == "quadfree eval: error: x.csv: no such file"
 
 
 @pytest.mark.parametrize("flag", ["--subsample", "--views"])

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +66,14 @@ class DemoOptions:
         res: scene resolution (R×R pixels).
         minutes: training budget per method, in minutes.
         orbit_frames: frames of the orbit animation (0: none).
-        sections: AutoInt's N (the CPU default config has 32; the demo shows 8, the
-            speed-headline setting; ``autoint_set`` may still override it).
+        sections: AutoInt's N (None: the AutoInt config's default, 8, the same in ``train``
+            and ``bench autoint``); a typed value, passed on to the model as it is.
         test_views: test views to evaluate (None: all 20).
-        nerf_set, autoint_set: ``KEY=VALUE`` overrides of each method's config or of the
-            training config (e.g. ``{"sections": "16"}``, ``{"batch_rays": "1024"}``).
+        nerf_set, autoint_set: overrides of each method's config or of the training config
+            (e.g. ``{"sections": 16}``, ``{"batch_rays": 1024}``; the CLI parses
+            ``KEY=VALUE`` once into typed values).
+        fresh: retrain even where ``out/runs`` holds finished runs of the same configuration
+            (by default those are reused, and the report says so).
         calibration_steps: timed steps used to pick the iteration count for the budget.
         scene_sizes: views per split (default: the scene's 100 / 10 / 20).
         seed: random seed; device: torch device; progress: tqdm bars.
@@ -78,10 +83,11 @@ class DemoOptions:
     res: int = 64
     minutes: float = 4.0
     orbit_frames: int = 24
-    sections: int = 8
+    sections: int | None = None
     test_views: int | None = None
-    nerf_set: dict[str, str] = field(default_factory=dict)
-    autoint_set: dict[str, str] = field(default_factory=dict)
+    nerf_set: dict[str, Any] = field(default_factory=dict)
+    autoint_set: dict[str, Any] = field(default_factory=dict)
+    fresh: bool = False
     calibration_steps: int = 12
     scene_sizes: dict[str, int] | None = None
     seed: int = 0
@@ -90,10 +96,12 @@ class DemoOptions:
 
 
 def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,
-           overrides: dict[str, str]) -> dict[str, Any]:
+           overrides: dict[str, Any]) -> dict[str, Any]:
     """Train (or reuse a finished run of) ``method`` for the demo's time budget."""
     ckpt = run_dir / "checkpoint.pt"
     method_over, train_over = route_overrides(method, dict(overrides))
+    if opts.fresh and run_dir.is_dir():
+        shutil.rmtree(run_dir)
     if ckpt.exists():
         state = load_checkpoint(ckpt)
         wanted = to_dict(build_method(method, method_over)[1])
@@ -103,14 +111,14 @@ def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,
                 f"{run_dir}: holds a {method} run with another configuration ("
                 + ", ".join(f"{k}: {state['method_config'].get(k)!r} → {wanted[k]!r}"
                             for k in changed)
-                + "); delete it or choose another --out")
+                + "); delete it, choose another output directory or retrain with fresh=True")
         cfg = state["train_config"]
         if state["step"] >= cfg["iters"] or (
                 cfg.get("max_seconds") and state.get("train_seconds", 0) >= cfg["max_seconds"]):
             return {"reused": True, "step": state["step"],
-                    "train_seconds": state.get("train_seconds", 0.0)}
+                    "train_seconds": state.get("train_seconds", 0.0), **_origin(state, ckpt)}
         return {**train_run(method, data, run_dir, resume=True, device=opts.device,
-                            progress=opts.progress), "reused": True}
+                            progress=opts.progress), "reused": True, **_origin(state, ckpt)}
     budget = opts.minutes * 60.0
     iters = calibrate_iters(method, data, budget, overrides, opts.calibration_steps,
                             opts.seed, opts.device)
@@ -121,6 +129,34 @@ def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,
                         train_overrides=train_over, seed=opts.seed, device=opts.device,
                         progress=opts.progress)
     return {**summary, "reused": False, "planned_iters": iters}
+
+
+def _origin(state: dict[str, Any], ckpt: Path) -> dict[str, Any]:
+    """Where and when a reused run was trained (runs saved before this was recorded: the
+    checkpoint's modification time and an unknown machine)."""
+    machine = state.get("machine") or {}
+    when = state.get("saved_at") or datetime.fromtimestamp(
+        ckpt.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    return {"trained_on": machine.get("cpu", "unknown machine"), "trained_at": when}
+
+
+def reuse_note(training: dict[str, dict[str, Any]]) -> str:
+    """One line saying which runs were reused, from which machine and date ('' if none).
+
+    Example:
+        >>> note = reuse_note({"nerf": {"reused": True, "trained_on": "CPU X",
+        ...                             "trained_at": "2026-01-02T03:04:05+00:00"},
+        ...                    "autoint": {"reused": False}})
+        >>> "NeRF trained on CPU X at 2026-01-02" in note, "AutoInt" in note
+        (True, False)
+    """
+    reused = [f"{LABELS.get(k, k)} trained on {t.get('trained_on', 'unknown machine')} at "
+              f"{t.get('trained_at', 'unknown date')}" for k, t in training.items()
+              if t.get("reused")]
+    if not reused:
+        return ""
+    return ("Reused earlier runs (not retrained): " + "; ".join(reused)
+            + ". Pass --fresh to retrain.")
 
 
 def _orbit(methods: dict[str, Any], ref, frames: int, path: Path, progress: bool,
@@ -149,14 +185,15 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     Example (the defaults; ``tests/test_demo.py`` runs it at 12×12):
         >>> opts = DemoOptions(Path("demo_out"))
         >>> opts.res, opts.minutes, opts.orbit_frames, opts.sections
-        (64, 4.0, 24, 8)
+        (64, 4.0, 24, None)
     """
     start = time.perf_counter()
     out = Path(opts.out)
     if opts.res < 12:
-        raise QuadfreeError(f"--res {opts.res}: use at least 12 pixels (SSIM's 11×11 window)")
+        raise QuadfreeError(f"res {opts.res}: use at least 12 pixels (SSIM's 11×11 window)",
+                            param="res")
     if opts.minutes <= 0:
-        raise QuadfreeError(f"--minutes {opts.minutes}: must be positive")
+        raise QuadfreeError(f"minutes {opts.minutes}: must be positive", param="minutes")
     data = out / "data" / "objects"
     meta_path = data / "scene.json"
     if not (meta_path.exists() and json.loads(meta_path.read_text()).get("res") == opts.res):
@@ -164,8 +201,8 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
                    progress=opts.progress)
     scene_seconds = time.perf_counter() - start
 
-    overrides = {"nerf": opts.nerf_set,
-                 "autoint": {"sections": str(opts.sections), **opts.autoint_set}}
+    sections = {} if opts.sections is None else {"sections": opts.sections}
+    overrides = {"nerf": opts.nerf_set, "autoint": {**sections, **opts.autoint_set}}
     training = {}
     for name in METHODS:
         training[name] = _train(name, data, out / "runs" / name, opts, overrides[name])
@@ -175,7 +212,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         method, states[name] = load_run(out / "runs" / name, opts.device)
         label = LABELS[name]
         if name == "autoint":
-            label += f" N={states[name]['method_config']['sections']}"
+            label += f" N={method.config.sections}"
         methods[label] = method
     test = load_blender(data, "test", max_frames=opts.test_views)
     comp = compare_methods(methods, test, baseline="NeRF", device=opts.device,
@@ -201,6 +238,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
     result = {"scene": "objects", "resolution": [opts.res, opts.res], "seed": opts.seed,
               "minutes_per_method": opts.minutes, "scene_seconds": round(scene_seconds, 1),
               "rows": rows, "orbit_s_per_frame": orbit, "training": training,
+              "reused_note": reuse_note(training),
               "threads": torch.get_num_threads(), "machine": machine_info(opts.device),
               "total_seconds": round(time.perf_counter() - start, 1)}
     write_text(out / "results.json", json.dumps(result, indent=2, default=_json) + "\n")
@@ -249,6 +287,7 @@ def render_report(result: dict[str, Any]) -> str:
         f"{result.get('threads', '?')} thread(s), device {m.get('device', '?')}. "
         f"Total time {result['total_seconds'] / 60:.1f} min.",
         "",
+        *([f"**{result['reused_note']}**", ""] if result.get("reused_note") else []),
         "![ground truth vs NeRF vs AutoInt](comparison.png)",
         "",
         "| method | PSNR (dB) | SSIM | s/frame | network evals/ray | speedup | train s | iters "

@@ -95,12 +95,12 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
         quadfree.errors.QuadfreeError: /nonexistent/checkpoint.pt: checkpoint not found
     """
     if fps < 1:
-        raise QuadfreeError(f"--fps {fps}: must be >= 1")
+        raise QuadfreeError(f"fps {fps}: must be >= 1", param="fps")
     method, state = load_run(run, device)
     out = Path(out)
     if orbit is not None:
         if orbit < 1:
-            raise QuadfreeError(f"--orbit {orbit}: need at least one frame")
+            raise QuadfreeError(f"orbit {orbit}: need at least one frame", param="orbit")
         ref = run_split(state, "test", data, max_frames=1)
         radius = float(ref.poses[0, :3, 3].norm())
         poses = torch.from_numpy(orbit_poses(orbit, elevation, radius)).float()

@@ -5,6 +5,7 @@
     model.integrate(a, b)                 # ∫_a^b f = Φ(b) − Φ(a): two evaluations
 """
 
+from quadfree.autoint.engine import AutoIntEngine
 from quadfree.autoint.fit import FitHistory, fit
 from quadfree.autoint.fit1d import Fit1DConfig, Normalized1D, fit_1d
 from quadfree.autoint.grad import GradNetwork, directional_derivative, mixed_partial
@@ -15,10 +16,9 @@ from quadfree.autoint.integrate import (
     segment_integral,
 )
 from quadfree.autoint.model import AutoInt
-from quadfree.quadrature.rules import gauss_legendre, quadrature_segment_integral
 
 __all__ = [
-    "AutoInt", "Fit1DConfig", "FitHistory", "GradNetwork", "Normalized1D", "box_corners",
-    "box_integral", "directional_derivative", "evaluate_chunked", "fit", "fit_1d",
-    "gauss_legendre", "mixed_partial", "quadrature_segment_integral", "segment_integral",
+    "AutoInt", "AutoIntEngine", "Fit1DConfig", "FitHistory", "GradNetwork", "Normalized1D",
+    "box_corners", "box_integral", "directional_derivative", "evaluate_chunked", "fit", "fit_1d",
+    "mixed_partial", "segment_integral",
 ]

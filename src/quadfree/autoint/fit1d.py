@@ -84,11 +84,11 @@ class Fit1DConfig:
         """Raise :class:`QuadfreeError` naming the first setting out of range."""
         for name in ("hidden", "depth", "steps", "batch_size"):
             if getattr(self, name) < 1:
-                raise QuadfreeError(f"--{name.replace('_', '-')}: must be >= 1, "
-                                    f"got {getattr(self, name)}")
+                raise QuadfreeError(f"{name}: must be >= 1, got {getattr(self, name)}",
+                                    param=name)
         for name in ("w0", "lr"):
             if not getattr(self, name) > 0:
-                raise QuadfreeError(f"--{name}: must be > 0, got {getattr(self, name)}")
+                raise QuadfreeError(f"{name}: must be > 0, got {getattr(self, name)}", param=name)
 
 
 def fit_1d(x: torch.Tensor, y: torch.Tensor, domain: tuple[float, float] | None = None,

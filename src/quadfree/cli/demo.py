@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from quadfree.apps.demo import DemoOptions, run_demo
 from quadfree.cli.common import add_runtime_options, apply_threads
-from quadfree.config import parse_assignments
+from quadfree.config import parse_assignments, typed_overrides
 from quadfree.device import resolve_device
+from quadfree.radiance.registry import default_config
+from quadfree.train import TrainConfig
+from quadfree.train.trainer import route_overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="training time per method in minutes (default 4; longer = better)")
     parser.add_argument("--orbit-frames", type=int, default=24,
                         help="frames of the orbit animation (default 24; 0 = none)")
-    parser.add_argument("--sections", type=int, default=8,
-                        help="AutoInt sections per ray N (default 8; 16 and 32 also work)")
+    parser.add_argument("--sections", type=int, default=None,
+                        help="AutoInt sections per ray N (default: AutoInt's config default, "
+                             "8, as in `train` and `bench autoint`; 16 and 32 also work)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="retrain even if DIR/runs holds finished runs of this "
+                             "configuration (by default they are reused, and the report says "
+                             "from which machine and date)")
     parser.add_argument("--test-views", type=int, default=None,
                         help="evaluate only the first N test views (default all 20)")
     parser.add_argument("--nerf-set", action="append", default=[], metavar="KEY=VALUE",
@@ -37,15 +46,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def typed_settings(method: str, items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items → typed values of ``method``'s config and the training config
+    (parsed once, here at the edge; the library never sees the strings)."""
+    method_over, train_over = route_overrides(method, parse_assignments(items))
+    return {**typed_overrides(default_config(method), method_over),
+            **typed_overrides(TrainConfig(), train_over)}
+
+
 def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     opts = DemoOptions(out=Path(args.out), res=args.res, minutes=args.minutes,
                        orbit_frames=args.orbit_frames, sections=args.sections,
                        test_views=args.test_views,
-                       nerf_set=parse_assignments(args.nerf_set),
-                       autoint_set=parse_assignments(args.autoint_set), seed=args.seed,
+                       nerf_set=typed_settings("nerf", args.nerf_set),
+                       autoint_set=typed_settings("autoint", args.autoint_set),
+                       fresh=args.fresh, seed=args.seed,
                        device=resolve_device(args.device), progress=not args.quiet)
     result = run_demo(opts)
+    if result.get("reused_note"):
+        print(result["reused_note"])
     for row in result["rows"]:
         print(f"{row['label']:8s} PSNR {row['psnr']:.2f} dB  SSIM {row['ssim']:.3f}  "
               f"{row['render_s_per_frame']:.3f} s/frame  {row['evals_per_ray']} evals/ray  "

@@ -44,6 +44,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """``dest -> --flag`` of a parser and of every subcommand parser below it."""
+    flags: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                flags = {**_flags(sub), **flags}
+        elif action.option_strings:
+            flags.setdefault(action.dest, action.option_strings[-1])
+    return flags
+
+
+def error_line(command: str, exc: QuadfreeError, parser: argparse.ArgumentParser) -> str:
+    """The one stderr line for a user error: the library names a parameter (``chunk``); the
+    command line shows its flag (``--chunk``) when the command has one.
+
+    Example:
+        >>> error_line("eval", QuadfreeError("chunk 0: bad", param="chunk"), build_parser())
+        'quadfree eval: error: --chunk 0: bad'
+    """
+    message = str(exc)
+    param = getattr(exc, "param", None)
+    if param and message.startswith(param):
+        sub = next((a.choices[command] for a in parser._actions
+                    if isinstance(a, argparse._SubParsersAction) and command in a.choices),
+                   parser)
+        flag = _flags(sub).get(param)
+        if flag:
+            message = flag + message[len(param):]
+    return f"quadfree {command}: error: {message}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
     parser = build_parser()
@@ -51,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except QuadfreeError as exc:
-        print(f"quadfree {args.command}: error: {exc}", file=sys.stderr)
+        print(error_line(args.command, exc, parser), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"quadfree {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        detail = f" ({exc}; continue with --resume)" if str(exc) else ""
+        print(f"quadfree {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
 
 

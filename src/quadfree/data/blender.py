@@ -19,8 +19,7 @@ import numpy as np
 import torch
 
 from quadfree.errors import QuadfreeError
-from quadfree.radiance.base import RayBundle
-from quadfree.render.rays import Camera, camera_rays, focal_from_fov
+from quadfree.render.rays import Camera, RayBundle, camera_rays, focal_from_fov
 
 SPLITS = ("train", "val", "test")
 

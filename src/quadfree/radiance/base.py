@@ -10,38 +10,13 @@ Conventions: ``directions`` are unit vectors; ``near``/``far`` are distances alo
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from quadfree.render.rays import RayBundle
 
-@dataclass
-class RayBundle:
-    """A batch of rays.
-
-    Attributes:
-        origins: ``(R, 3)`` ray origins (camera centres), world space.
-        directions: ``(R, 3)`` unit directions.
-        near: ``(R,)`` distance where integration starts.
-        far: ``(R,)`` distance where it ends.
-    """
-
-    origins: torch.Tensor
-    directions: torch.Tensor
-    near: torch.Tensor
-    far: torch.Tensor
-
-    def __len__(self) -> int:
-        return self.origins.shape[0]
-
-    def __getitem__(self, index: slice | torch.Tensor) -> RayBundle:
-        return RayBundle(self.origins[index], self.directions[index], self.near[index],
-                         self.far[index])
-
-    def to(self, device: torch.device | str) -> RayBundle:
-        return RayBundle(self.origins.to(device), self.directions.to(device),
-                         self.near.to(device), self.far.to(device))
+__all__ = ["RadianceMethod", "RayBundle"]
 
 
 class RadianceMethod(nn.Module, abc.ABC):

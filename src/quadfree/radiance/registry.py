@@ -31,7 +31,8 @@ def method_module(name: str):
     try:
         path = METHODS[name]
     except KeyError:
-        raise QuadfreeError(f"--method {name!r}: unknown; choose from {sorted(METHODS)}") from None
+        raise QuadfreeError(f"method {name!r}: unknown; choose from {sorted(METHODS)}",
+                            param="method") from None
     return importlib.import_module(path)
 
 
@@ -77,4 +78,4 @@ def build_method(name: str, overrides: dict[str, Any] | None = None
     except ValueError as exc:       # e.g. an unknown activation or a negative frequency count
         if isinstance(exc, QuadfreeError):
             raise
-        raise QuadfreeError(f"--method {name} config: {exc}") from None
+        raise QuadfreeError(f"method {name} config: {exc}", param="method") from None

@@ -1,4 +1,5 @@
-"""Chunked rendering of many rays or whole images with any :class:`RadianceMethod`.
+"""Chunked rendering of many rays or whole images with any :class:`RayRenderer` (every
+:class:`quadfree.radiance.RadianceMethod` is one).
 
 Memory is bounded by ``chunk`` rays at a time; outputs are gathered on the CPU.
 """
@@ -6,19 +7,38 @@ Memory is bounded by ``chunk`` rays at a time; outputs are gathered on the CPU.
 from __future__ import annotations
 
 import time
+from typing import Protocol, runtime_checkable
 
 import torch
 from tqdm.auto import tqdm
 
 from quadfree.errors import QuadfreeError
-from quadfree.radiance.base import RadianceMethod, RayBundle
-from quadfree.render.rays import Camera
+from quadfree.render.rays import Camera, RayBundle
 
 OUTPUT_KEYS = ("rgb", "depth", "acc")
 
 
+@runtime_checkable
+class RayRenderer(Protocol):
+    """A model that renders rays: a :class:`torch.nn.Module` with ``render_rays``.
+
+    ``render_rays(rays, training=False)`` returns at least ``"rgb" (R, 3)``, ``"depth" (R,)``
+    and ``"acc" (R,)``; the renderer here never needs to know which method it is.
+    """
+
+    training: bool
+
+    def render_rays(self, rays: RayBundle, *, training: bool) -> dict[str, torch.Tensor]: ...
+
+    def parameters(self): ...
+
+    def train(self, mode: bool = True): ...
+
+    def eval(self): ...
+
+
 @torch.no_grad()
-def render_rays_chunked(method: RadianceMethod, rays: RayBundle, *, chunk: int = 4096,
+def render_rays_chunked(method: RayRenderer, rays: RayBundle, *, chunk: int = 4096,
                         device: torch.device | str | None = None, progress: bool = False
                         ) -> dict[str, torch.Tensor]:
     """Render ``rays`` on the inference path, ``chunk`` rays at a time.
@@ -35,7 +55,7 @@ def render_rays_chunked(method: RadianceMethod, rays: RayBundle, *, chunk: int =
         torch.Size([9, 3])
     """
     if chunk < 1:
-        raise QuadfreeError(f"--chunk {chunk}: must be >= 1")
+        raise QuadfreeError(f"chunk {chunk}: must be >= 1", param="chunk")
     if device is None:
         device = next(iter(method.parameters()), torch.empty(0)).device
     was_training = method.training
@@ -52,7 +72,7 @@ def render_rays_chunked(method: RadianceMethod, rays: RayBundle, *, chunk: int =
     return {k: torch.cat(v, dim=0) for k, v in parts.items()}
 
 
-def render_image(method: RadianceMethod, camera: Camera, *, near: float = 2.0,
+def render_image(method: RayRenderer, camera: Camera, *, near: float = 2.0,
                  far: float = 6.0, chunk: int = 4096, device: torch.device | str | None = None,
                  progress: bool = False) -> dict[str, torch.Tensor]:
     """Render one full image: ``{"rgb": (H, W, 3), "depth": (H, W), "acc": (H, W),

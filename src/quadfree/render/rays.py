@@ -13,7 +13,40 @@ from dataclasses import dataclass
 import torch
 
 from quadfree.errors import QuadfreeError
-from quadfree.radiance.base import RayBundle
+
+
+@dataclass
+class RayBundle:
+    """A batch of rays.
+
+    Attributes:
+        origins: ``(R, 3)`` ray origins (camera centres), world space.
+        directions: ``(R, 3)`` unit directions.
+        near: ``(R,)`` distance where integration starts.
+        far: ``(R,)`` distance where it ends.
+
+    Example:
+        >>> rays = RayBundle(torch.zeros(4, 3), torch.eye(3)[[2]].expand(4, 3),
+        ...                  torch.full((4,), 2.0), torch.full((4,), 6.0))
+        >>> len(rays[:2])
+        2
+    """
+
+    origins: torch.Tensor
+    directions: torch.Tensor
+    near: torch.Tensor
+    far: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.origins.shape[0]
+
+    def __getitem__(self, index: slice | torch.Tensor) -> RayBundle:
+        return RayBundle(self.origins[index], self.directions[index], self.near[index],
+                         self.far[index])
+
+    def to(self, device: torch.device | str) -> RayBundle:
+        return RayBundle(self.origins.to(device), self.directions.to(device),
+                         self.near.to(device), self.far.to(device))
 
 
 def focal_from_fov(width: int, camera_angle_x: float) -> float:

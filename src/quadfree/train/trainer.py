@@ -8,14 +8,15 @@ optimizer and every RNG state, exact ``--resume``, and Ctrl-C that saves before 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from quadfree.atomic import atomic_path, write_text
 from quadfree.config import apply_overrides, to_dict
 from quadfree.data.blender import BlenderSplit, load_blender
 from quadfree.errors import QuadfreeError
+from quadfree.machine import machine_info
 from quadfree.metrics import psnr as psnr_metric
 from quadfree.radiance.base import RadianceMethod, RayBundle
 from quadfree.radiance.registry import build_method
@@ -34,6 +36,8 @@ from quadfree.render.image import render_image
 from quadfree.seeding import seed_everything
 from quadfree.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from quadfree.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 
 def _mse_to_psnr(mse: float) -> float:
@@ -67,9 +71,8 @@ class _TensorBoard:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            print("quadfree train: TensorBoard logging requested but the `tensorboard` package is "
-                  "not installed (pip install tensorboard); continuing without it",
-                  file=sys.stderr)
+            log.warning("TensorBoard logging requested but the `tensorboard` package is not "
+                        "installed (pip install tensorboard); continuing without it")
             return
         self.writer = SummaryWriter(str(logdir))
 
@@ -114,7 +117,7 @@ class Trainer:
                  device: torch.device | str = "cpu", seed: int = 0, progress: bool = True,
                  on_step: Callable[[Trainer, int], None] | None = None) -> None:
         if config.iters < 0 or config.batch_rays < 1:
-            raise QuadfreeError(f"--iters {config.iters} / batch_rays {config.batch_rays}: "
+            raise QuadfreeError(f"iters {config.iters} / batch_rays {config.batch_rays}: "
                                 "need iters >= 0 and batch_rays >= 1")
         if not (config.lr > 0 and config.lr_final > 0 and config.chunk >= 1
                 and 0 < config.precrop_frac <= 1):
@@ -157,7 +160,9 @@ class Trainer:
                 "train_config": asdict(self.config), "data": self.data_info,
                 "step": self.step, "seed": self.seed, "model": self.method.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "rng": _rng_state(self.gen),
-                "history": self.history, "train_seconds": self.train_seconds}
+                "history": self.history, "train_seconds": self.train_seconds,
+                "machine": machine_info(self.device),
+                "saved_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore model, optimizer, RNG states, step and history from a checkpoint dict."""
@@ -195,7 +200,7 @@ class Trainer:
         loss = self.method.loss(out, target)
         if not torch.isfinite(loss):
             raise QuadfreeError(f"training diverged at step {self.step}: loss is {loss.item()} "
-                                "(try a smaller --set lr=...)")
+                                "(try a smaller lr)")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip > 0:
@@ -284,9 +289,8 @@ class Trainer:
                 if self._stop:
                     self.save()
                     bar.close()
-                    print(f"quadfree train: interrupted; checkpoint saved at step {self.step} "
-                          f"in {self.out_dir} (continue with --resume)", file=sys.stderr)
-                    raise KeyboardInterrupt
+                    raise KeyboardInterrupt(f"checkpoint saved at step {self.step} in "
+                                            f"{self.out_dir}; resume to continue")
                 if (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or \
                         self.step == cfg.iters:
                     self.save()
@@ -325,20 +329,20 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
     if resume:
         state = load_checkpoint(out_dir / CHECKPOINT_NAME)
         if method_name and method_name != state["method"]:
-            raise QuadfreeError(f"--method {method_name}: the run in {out_dir} was trained with "
-                                f"{state['method']!r}")
+            raise QuadfreeError(f"method {method_name}: the run in {out_dir} was trained with "
+                                f"{state['method']!r}", param="method")
         method_name = state["method"]
         if method_overrides:
-            raise QuadfreeError(f"--set {', '.join(method_overrides)}: the method's config "
-                                "cannot change when resuming (the weights depend on it)")
+            raise QuadfreeError(f"method_overrides {', '.join(method_overrides)}: the method's "
+                                "config cannot change when resuming (the weights depend on it)")
         method_overrides = dict(state["method_config"])
         train_overrides = {**state["train_config"], **(train_overrides or {})}
         info = state["data"]
         data_dir, downscale, near, far = info["path"], info["downscale"], info["near"], info["far"]
         seed = int(state.get("seed", seed))
     elif (out_dir / CHECKPOINT_NAME).exists():
-        raise QuadfreeError(f"--out {out_dir}: already holds a run; use --resume to continue it "
-                            "or choose another directory")
+        raise QuadfreeError(f"out {out_dir}: already holds a run; resume it or choose another "
+                            "directory", param="out")
     train_data = load_blender(data_dir, "train", downscale=downscale, near=near, far=far)
     try:
         val_data = load_blender(data_dir, "val", downscale=downscale, near=near, far=far)
@@ -400,6 +404,6 @@ def route_overrides(method_name: str | None, overrides: dict[str, Any],
         elif key in train_keys:
             train_over[key] = value
         else:
-            raise QuadfreeError(f"--set {key}={value}: unknown key; method keys "
+            raise QuadfreeError(f"{key}={value}: unknown key; method keys "
                                 f"{sorted(method_keys)}, training keys {sorted(train_keys)}")
     return method_over, train_over

@@ -16,8 +16,39 @@ import numpy as np
 
 from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
+from quadfree.fields import ACTIVATIONS
 from quadfree.machine import machine_info
 from quadfree.seeding import seed_everything
+from quadfree.tomo.experiment import ModelConfig
+from quadfree.tomo.train import TrainConfig
+
+SMOOTH = sorted(a for a in ACTIVATIONS if a != "relu")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the AutoInt model and its training, shared with ``quadfree bench tomo``."""
+    m, t = ModelConfig(), TrainConfig()
+    parser.add_argument("--activation", choices=SMOOTH, default=m.activation,
+                        help="activation of the integral network (default %(default)s)")
+    parser.add_argument("--hidden", type=int, default=m.hidden, help="hidden width")
+    parser.add_argument("--depth", type=int, default=m.depth, help="hidden layers")
+    parser.add_argument("--steps", type=int, default=t.steps, help="Adam steps")
+    parser.add_argument("--lr", type=float, default=t.lr, help="initial learning rate")
+    parser.add_argument("--consistency", type=float, default=t.consistency,
+                        help="weight of the same-point-from-every-angle penalty (0: off)")
+
+
+def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+    """Model and training configuration from parsed options."""
+    for name in ("hidden", "depth", "steps"):
+        if getattr(args, name) < 1:
+            raise QuadfreeError(f"--{name} {getattr(args, name)}: must be at least 1")
+    if not args.lr > 0:
+        raise QuadfreeError(f"--lr {args.lr}: must be positive")
+    return (ModelConfig(activation=args.activation, hidden=args.hidden, depth=args.depth),
+            TrainConfig(steps=args.steps, lr=args.lr, consistency=args.consistency,
+                        seed=args.seed))
+
 
 ROW_KEYS = ("subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear",
             "image_psnr_fbp_sparse", "image_ssim_fbp_sparse", "image_psnr_sart_sparse",
@@ -26,8 +57,6 @@ ROW_KEYS = ("subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from quadfree.cli.tomo import add_model_options
-
     parser.add_argument("--size", type=int, choices=[64, 128], default=64,
                         help="Shepp–Logan size (default %(default)s)")
     parser.add_argument("--angles", type=int, default=128, help="angles of the full scan")
@@ -52,7 +81,6 @@ def _ints(text: str, flag: str) -> list[int]:
 def run(args: argparse.Namespace) -> dict:
     from dataclasses import replace
 
-    from quadfree.cli.tomo import SMOOTH, configs
     from quadfree.tomo import phantom, run_sparse_view, scan_angles, select_views, simulate
 
     device = resolve_device(args.device)
