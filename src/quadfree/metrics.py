@@ -3,8 +3,7 @@
 SSIM follows Wang et al. 2004 as scikit-image computes it with ``gaussian_weights=True,
 sigma=1.5, use_sample_covariance=False, data_range=1``: 11×11 Gaussian window (σ = 1.5),
 K1 = 0.01, K2 = 0.03, mean over channels of the SSIM map cropped by the window radius.
-LPIPS needs pretrained network weights that cannot be obtained offline here, so it is not
-provided: :data:`LPIPS_AVAILABLE` is False and evaluation reports it as unavailable.
+(LPIPS is not offered: it needs pretrained network weights that cannot be obtained offline.)
 """
 
 from __future__ import annotations
@@ -15,10 +14,6 @@ import numpy as np
 import torch
 
 from quadfree.errors import QuadfreeError
-
-LPIPS_AVAILABLE = False
-LPIPS_NOTE = ("LPIPS unavailable: it needs pretrained AlexNet/VGG weights, which cannot be "
-              "downloaded on this offline machine; not computed.")
 
 
 def _as_tensor(name: str, img: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -21,7 +21,7 @@ from quadfree.data.blender import BlenderSplit, load_blender
 from quadfree.data.scenes.cameras import orbit_poses
 from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
-from quadfree.metrics import LPIPS_AVAILABLE, LPIPS_NOTE, psnr, ssim
+from quadfree.metrics import psnr, ssim
 from quadfree.radiance.base import RadianceMethod
 from quadfree.render.image import render_image
 from quadfree.render.rays import Camera
@@ -137,7 +137,7 @@ def evaluate_method(method: RadianceMethod, views: BlenderSplit, *, chunk: int =
         >>> v = BlenderSplit(torch.ones(1, 12, 12, 3), torch.eye(4)[None], 12, 12, 12.0,
         ...                  2.0, 6.0, 0.9)
         >>> sorted(evaluate_method(m, v))[:3]
-        ['evals_per_ray', 'images', 'lpips']
+        ['evals_per_ray', 'images', 'num_images']
     """
     images, seconds = [], []
     for i in tqdm(range(len(views)), disable=not progress, desc="eval"):
@@ -154,7 +154,6 @@ def evaluate_method(method: RadianceMethod, views: BlenderSplit, *, chunk: int =
     return {
         "psnr": float(np.mean([r["psnr"] for r in images])),
         "ssim": float(np.mean([r["ssim"] for r in images])),
-        "lpips": None, "lpips_note": LPIPS_NOTE if not LPIPS_AVAILABLE else "",
         "s_per_frame": float(statistics.median(seconds)),
         "s_per_frame_mean": float(np.mean(seconds)),
         "evals_per_ray": int(method.evals_per_ray()),

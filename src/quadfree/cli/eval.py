@@ -15,8 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="evaluate a trained run on its test views",
                             description="Render the test split and write PSNR and SSIM per "
                                         "image and mean, seconds per frame and network "
-                                        "evaluations per ray as JSON. LPIPS is reported as "
-                                        "unavailable (no offline weights).")
+                                        "evaluations per ray as JSON.")
     parser.add_argument("--run", required=True, metavar="RUN", help="run directory")
     parser.add_argument("--json", required=True, metavar="OUT", help="where to write the JSON")
     parser.add_argument("--split", choices=["train", "val", "test"], default="test")

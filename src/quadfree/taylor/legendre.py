@@ -101,14 +101,3 @@ def shift_matrices(order: int) -> np.ndarray:
         child = eval_numpy(x, order)                  # (q, a)
         out[pi] = (parent * w[:, None]).T @ child
     return out
-
-
-@cache
-def monomial_in_legendre(order: int) -> np.ndarray:
-    """``R[j, k]``: ``u^j = Σ_k R[j, k] e_k(u)``. Shape ``(ρ+1, ρ+1)``.
-
-    Example:
-        >>> R = monomial_in_legendre(2); bool(np.allclose(R @ monomial_coefficients(2), np.eye(3)))
-        True
-    """
-    return np.linalg.inv(_coeffs(order))

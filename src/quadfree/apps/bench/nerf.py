@@ -76,7 +76,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "nerf", "scene": args.scene, "resolution": [result["resolution"][0],
                                                                  result["resolution"][1]],
         "psnr": round(result["psnr"], 3), "ssim": round(result["ssim"], 4),
-        "lpips": None, "lpips_note": result["lpips_note"],
         "train_seconds": round(summary["train_seconds"], 1),
         "budget_seconds": args.minutes * 60.0,
         "iters": int(summary["step"]),
