@@ -1,14 +1,15 @@
-"""Side-by-side comparison of trained radiance methods on the same views.
+"""The one evaluation loop: render views with one or more methods, score and time them.
 
 Speed claims are ratios measured in one process: every test view is rendered by every method in
 turn (interleaved), so a busy machine slows all methods alike; seconds per frame is the median
-over views. Used by ``quadfree demo`` and ``quadfree bench autoint``.
+over views. Used by ``quadfree demo``, ``quadfree bench autoint`` and (one method, no
+warm-up) ``quadfree eval`` through :func:`quadfree.apps.runs.evaluate_method`.
 """
 
 from __future__ import annotations
 
 import statistics
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,41 +23,15 @@ from quadfree.metrics import psnr, ssim
 from quadfree.radiance.base import RadianceMethod
 from quadfree.render.image import render_image
 from quadfree.render.rays import Camera
-from quadfree.train.trainer import route_overrides, train_run
-
-
-def calibrate_iters(method: str, data: Path, seconds: float, overrides: dict[str, str],
-                    steps: int = 12, seed: int = 0, device: torch.device | str = "cpu") -> int:
-    """How many training steps of ``method`` fit in ``seconds`` on this machine.
-
-    Trains a throwaway copy for ``steps`` steps (after two warm-up steps) and divides.
-
-    Example:
-        >>> calibrate_iters("nerf", Path("/no/such/dir"), 60.0, {})
-        Traceback (most recent call last):
-        ...
-        quadfree.errors.QuadfreeError: /no/such/dir: dataset directory not found
-    """
-    method_over, train_over = route_overrides(method, dict(overrides))
-    with tempfile.TemporaryDirectory(prefix="quadfree-calibrate-") as tmp:
-        warm = train_run(method, data, Path(tmp) / "warm", method_overrides=method_over,
-                         train_overrides={**train_over, "iters": 2, "val_every": 0,
-                                          "ckpt_every": 0},
-                         seed=seed, device=device, progress=False)
-        timed = train_run(method, data, Path(tmp) / "timed", method_overrides=method_over,
-                          train_overrides={**train_over, "iters": steps, "val_every": 0,
-                                           "ckpt_every": 0},
-                          seed=seed, device=device, progress=False)
-    del warm
-    per_step = max(timed["train_seconds"] / max(steps, 1), 1e-6)
-    return max(int(seconds / per_step), 1)
 
 
 def compare_methods(methods: dict[str, RadianceMethod], views: BlenderSplit, *,
                     baseline: str | None = None, max_views: int | None = None,
                     warmup: bool = True, chunk: int = 4096,
                     device: torch.device | str = "cpu", progress: bool = True,
-                    keep_images: int = 0) -> dict[str, Any]:
+                    keep_images: int = 0,
+                    on_prediction: Callable[[str, int, torch.Tensor], None] | None = None
+                    ) -> dict[str, Any]:
     """Render every view with every method (interleaved) and score it.
 
     Args:
@@ -66,10 +41,12 @@ def compare_methods(methods: dict[str, RadianceMethod], views: BlenderSplit, *,
         max_views: only the first N views (at least 3 are needed for a median of 3).
         warmup: render one view with every method first, untimed (allocator, threads).
         keep_images: keep the predictions of the first N views (for figures).
+        on_prediction: called as ``(label, view index, prediction (H, W, 3))`` per render.
 
     Returns ``{"rows": [...], "images": {label: [(H, W, 3) tensors]}}``; each row has
     ``label, psnr, ssim, render_s_per_frame`` (median), ``render_s_all``,
-    ``evals_per_ray`` and ``speedup`` (baseline seconds / own seconds).
+    ``evals_per_ray``, ``speedup`` (baseline seconds / own seconds), ``views`` and
+    ``per_image`` (``index, psnr, ssim, seconds`` of each view).
 
     Example:
         >>> from quadfree.radiance.registry import build_method
@@ -101,6 +78,8 @@ def compare_methods(methods: dict[str, RadianceMethod], views: BlenderSplit, *,
             scores[label].append((psnr(pred, ref), ssim(pred, ref)))
             if i < keep_images:
                 images[label].append(pred)
+            if on_prediction is not None:
+                on_prediction(label, i, pred)
             bar.update(1)
     bar.close()
     base = statistics.median(seconds[baseline])
@@ -114,7 +93,10 @@ def compare_methods(methods: dict[str, RadianceMethod], views: BlenderSplit, *,
                      "render_s_all": [round(s, 5) for s in seconds[label]],
                      "evals_per_ray": int(methods[label].evals_per_ray()),
                      "speedup": base / med if med > 0 else float("inf"),
-                     "views": n})
+                     "views": n,
+                     "per_image": [{"index": i, "psnr": p, "ssim": q, "seconds": t}
+                                   for i, ((p, q), t) in enumerate(zip(scores[label],
+                                                                       seconds[label]))]})
     return {"rows": rows, "images": images}
 
 

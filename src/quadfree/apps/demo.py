@@ -32,21 +32,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from quadfree.apps.comparison import (
-    calibrate_iters,
-    compare_methods,
-    plot_image_grid,
-    plot_quality_vs_time,
-)
-from quadfree.apps.runs import write_video
+from quadfree.apps.comparison import plot_image_grid, plot_quality_vs_time
+from quadfree.apps.pipeline import score_methods, train_for_budget
 from quadfree.atomic import write_text
 from quadfree.config import to_dict
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
 from quadfree.data.scenes.cameras import orbit_poses
 from quadfree.errors import QuadfreeError
+from quadfree.images import to_uint8, write_video
 from quadfree.machine import machine_info
-from quadfree.radiance.consistency import measure_view_consistency
 from quadfree.radiance.registry import build_method
 from quadfree.render.image import render_image
 from quadfree.render.rays import Camera
@@ -120,15 +115,11 @@ def _train(method: str, data: Path, run_dir: Path, opts: DemoOptions,
         return {**train_run(method, data, run_dir, resume=True, device=opts.device,
                             progress=opts.progress), "reused": True, **_origin(state, ckpt)}
     budget = opts.minutes * 60.0
-    iters = calibrate_iters(method, data, budget, overrides, opts.calibration_steps,
-                            opts.seed, opts.device)
-    train_over = {"val_every": 0, "val_views": 0, "ckpt_every": max(iters // 4, 50),
-                  "lr_follows_time": True, **train_over, "iters": iters,
-                  "max_seconds": budget * 1.1}
-    summary = train_run(method, data, run_dir, method_overrides=method_over,
-                        train_overrides=train_over, seed=opts.seed, device=opts.device,
-                        progress=opts.progress)
-    return {**summary, "reused": False, "planned_iters": iters}
+    summary = train_for_budget(method, data, run_dir, budget, overrides,
+                               max_seconds=budget * 1.1,
+                               calibration_steps=opts.calibration_steps, seed=opts.seed,
+                               device=opts.device, progress=opts.progress)
+    return {**summary, "reused": False}
 
 
 def _origin(state: dict[str, Any], ckpt: Path) -> dict[str, Any]:
@@ -172,7 +163,7 @@ def _orbit(methods: dict[str, Any], ref, frames: int, path: Path, progress: bool
         for label, method in methods.items():
             out = render_image(method, cam, near=ref.near, far=ref.far, device=device)
             seconds[label].append(out["seconds"])
-            tiles.append((out["rgb"].clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8))
+            tiles.append(to_uint8(out["rgb"]))
         gap = np.full((ref.height, 2, 3), 255, np.uint8)
         video.append(np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1))
     write_video(path, video, fps=8)
@@ -215,16 +206,15 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             label += f" N={method.config.sections}"
         methods[label] = method
     test = load_blender(data, "test", max_frames=opts.test_views)
-    comp = compare_methods(methods, test, baseline="NeRF", device=opts.device,
-                           progress=opts.progress, keep_images=3)
+    comp = score_methods(methods, test, baseline="NeRF", keep_images=3, seed=opts.seed,
+                         device=opts.device, progress=opts.progress)
     rows = comp["rows"]
     for row, name in zip(rows, METHODS):
+        row.pop("per_image")
         row["method"] = name
         row["train_seconds"] = float(states[name].get("train_seconds", 0.0))
         row["iters"] = int(states[name]["step"])
         row["config"] = states[name]["method_config"]
-        row["view_consistency"] = measure_view_consistency(
-            methods[row["label"]], test, points=512, views=8, min_density=0.1, seed=opts.seed)
 
     columns = {"ground truth": [test.images[i] for i in range(min(3, len(test)))]}
     columns.update(comp["images"])

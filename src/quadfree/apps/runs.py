@@ -11,22 +11,20 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import imageio.v3 as iio
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from quadfree.atomic import atomic_path
+from quadfree.apps.comparison import compare_methods
 from quadfree.data.blender import BlenderSplit, load_blender
 from quadfree.data.scenes.cameras import orbit_poses
 from quadfree.errors import QuadfreeError
+from quadfree.images import save_png, to_uint8, write_video
 from quadfree.machine import machine_info
-from quadfree.metrics import psnr, ssim
 from quadfree.radiance.base import RadianceMethod
 from quadfree.render.image import render_image
 from quadfree.render.rays import Camera
 from quadfree.train.checkpoint import load_run
-from quadfree.train.trainer import save_png
 
 
 def run_split(state: dict[str, Any], split: str = "test", data: str | Path | None = None,
@@ -43,38 +41,6 @@ def run_split(state: dict[str, Any], split: str = "test", data: str | Path | Non
     info = state["data"]
     return load_blender(data or info["path"], split, downscale=int(info["downscale"]),
                         near=float(info["near"]), far=float(info["far"]), max_frames=max_frames)
-
-
-def write_video(path: str | Path, frames: list[np.ndarray], fps: int = 10) -> Path:
-    """Write uint8 frames ``(H, W, 3)`` as an animated GIF (or MP4 when ``path`` ends in
-    ``.mp4`` and the ``imageio-ffmpeg`` package is installed), atomically.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> p = write_video(pathlib.Path(tempfile.mkdtemp()) / "v.gif",
-        ...                 [np.zeros((4, 4, 3), np.uint8)] * 2)
-        >>> p.suffix
-        '.gif'
-    """
-    path = Path(path)
-    if path.suffix == ".mp4":
-        try:
-            import imageio_ffmpeg  # noqa: F401
-        except ImportError:
-            raise QuadfreeError(f"{path}: writing MP4 needs the imageio-ffmpeg package; "
-                                "use a .gif path instead") from None
-        with atomic_path(path) as tmp:
-            iio.imwrite(tmp, np.stack(frames), extension=".mp4", fps=fps)
-        return path
-    if path.suffix != ".gif":
-        raise QuadfreeError(f"{path}: video must end in .gif or .mp4")
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
-    return path
-
-
-def _to_uint8(img: torch.Tensor) -> np.ndarray:
-    return (img.clamp(0, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
 
 
 def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
@@ -114,10 +80,9 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
     for i, cam in enumerate(tqdm(cams, disable=not progress, desc="render")):
         img = render_image(method, cam, near=near, far=far, chunk=chunk, device=device)
         seconds.append(img["seconds"])
-        frame = _to_uint8(img["rgb"])
+        frame = to_uint8(img["rgb"])
         path = out / f"frame_{i:04d}.png"
-        with atomic_path(path) as tmp:
-            iio.imwrite(tmp, frame, extension=".png")
+        save_png(path, frame)
         frames.append(frame)
         files.append(str(path))
     video_path = write_video(out / f"video.{video}", frames, fps=fps)
@@ -139,24 +104,20 @@ def evaluate_method(method: RadianceMethod, views: BlenderSplit, *, chunk: int =
         >>> sorted(evaluate_method(m, v))[:3]
         ['evals_per_ray', 'images', 'num_images']
     """
-    images, seconds = [], []
-    for i in tqdm(range(len(views)), disable=not progress, desc="eval"):
-        out = render_image(method, views.camera(i), near=views.near, far=views.far,
-                           chunk=chunk, device=device)
-        pred = out["rgb"].clamp(0, 1)
-        ref = views.images[i]
-        images.append({"index": i, "file": views.files[i] if views.files else None,
-                       "psnr": psnr(pred, ref), "ssim": ssim(pred, ref),
-                       "seconds": out["seconds"]})
-        seconds.append(out["seconds"])
+    def save(label: str, i: int, pred: torch.Tensor) -> None:
         if save_dir is not None:
             save_png(Path(save_dir) / f"pred_{i:04d}.png", pred)
+
+    row = compare_methods({"method": method}, views, warmup=False, chunk=chunk, device=device,
+                          progress=progress, on_prediction=save)["rows"][0]
+    images = [{**rec, "file": views.files[rec["index"]] if views.files else None}
+              for rec in row["per_image"]]
+    seconds = [rec["seconds"] for rec in images]
     return {
-        "psnr": float(np.mean([r["psnr"] for r in images])),
-        "ssim": float(np.mean([r["ssim"] for r in images])),
-        "s_per_frame": float(statistics.median(seconds)),
+        "psnr": row["psnr"], "ssim": row["ssim"],
+        "s_per_frame": float(row["render_s_per_frame"]),
         "s_per_frame_mean": float(np.mean(seconds)),
-        "evals_per_ray": int(method.evals_per_ray()),
+        "evals_per_ray": row["evals_per_ray"],
         "num_images": len(images), "resolution": [views.height, views.width],
         "images": images,
     }

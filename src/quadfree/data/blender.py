@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from quadfree.errors import QuadfreeError
+from quadfree.images import to_uint8
 from quadfree.render.rays import Camera, RayBundle, camera_rays, focal_from_fov
 
 SPLITS = ("train", "val", "test")
@@ -267,8 +268,7 @@ def write_blender_split(root: str | Path, split: str, rgba: np.ndarray, poses: n
     for i in range(len(rgba)):
         img = rgba[i]
         if img.dtype != np.uint8:
-            img = np.clip(np.round(np.asarray(img, dtype=np.float64) * 255.0), 0, 255)
-            img = img.astype(np.uint8)
+            img = to_uint8(img)
         iio.imwrite(root / split / f"r_{i}.png", img)
         if depths is not None:
             np.save(root / split / f"r_{i}_depth.npy", np.asarray(depths[i], dtype=np.float32))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from quadfree.atomic import atomic_path, write_text
+from quadfree.atomic import write_text
 from quadfree.config import apply_overrides, to_dict
 from quadfree.data.blender import BlenderSplit, load_blender
 from quadfree.errors import QuadfreeError
@@ -361,20 +361,6 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
         trainer.load_state_dict(state)
     summary = trainer.fit()
     return {**summary, "out": str(out_dir), "method": method_name}
-
-
-def save_png(path: str | Path, image: torch.Tensor) -> None:
-    """Write a float image ``(H, W, 3)`` in [0, 1] as an 8-bit PNG, atomically.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> save_png(pathlib.Path(tempfile.mkdtemp()) / "a.png", torch.zeros(2, 2, 3))
-    """
-    import imageio.v3 as iio
-
-    arr = (image.clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, arr, extension=".png")
 
 
 def route_overrides(method_name: str | None, overrides: dict[str, Any],

@@ -24,16 +24,15 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from quadfree.apps.comparison import calibrate_iters, compare_methods, plot_quality_vs_time
+from quadfree.apps.comparison import plot_quality_vs_time
+from quadfree.apps.pipeline import score_methods, train_for_budget
 from quadfree.config import parse_assignments
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
 from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
-from quadfree.radiance.consistency import measure_view_consistency
 from quadfree.train.checkpoint import load_run
-from quadfree.train.trainer import route_overrides, train_run
 
 # One torch thread: two ran training steps several times slower on the shared 2-core CPUs.
 DEFAULT_THREADS = 1
@@ -53,7 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "training time and completes its learning-rate schedule")
     parser.add_argument("--calibrate", action="store_true", help=argparse.SUPPRESS)  # old name
     parser.add_argument("--sections", default="8,16,32",
-                        help="comma-separated AutoInt section counts N (default 8,16,32)")
+                        help="comma-separated AutoInt section counts N (default 8,16,32: a "
+                             "sweep around AutoInt's default N = 8, which `train` and `demo` "
+                             "use)")
     parser.add_argument("--consistency-weight", type=float, default=1.0,
                         help="also train AutoInt N=8 with this view-consistency penalty "
                              "(0: skip that row; default 1.0)")
@@ -82,13 +83,13 @@ def _models(args: argparse.Namespace) -> list[dict[str, Any]]:
                "overrides": {}}]
     for n in sections:
         models.append({"key": f"autoint_n{n}", "label": f"AutoInt N={n}", "method": "autoint",
-                       "sections": n, "overrides": {**extra, "sections": str(n)}})
+                       "sections": n, "overrides": {**extra, "sections": n}})
     if args.consistency_weight > 0:
         n = min(sections)
         models.append({"key": f"autoint_n{n}_consistent", "label": f"AutoInt N={n} +cons",
                        "method": "autoint", "sections": n, "remedy": "consistency",
-                       "overrides": {**extra, "sections": str(n),
-                                     "consistency_weight": str(args.consistency_weight)}})
+                       "overrides": {**extra, "sections": n,
+                                     "consistency_weight": args.consistency_weight}})
     return models
 
 
@@ -112,32 +113,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         root = Path(args.run) if args.run else Path(tmp) / "runs"
         summaries = {}
         for model in tqdm(models, disable=not progress, desc="models"):
-            method_over, train_over = route_overrides(
-                model["method"], {**train_common, **model["overrides"]})
-            iters = args.iters
-            if iters is None:
-                iters = calibrate_iters(model["method"], data, args.minutes * 60.0,
-                                        {**train_common, **model["overrides"]}, seed=args.seed,
-                                        device=device)
-            train_over = {"val_every": 0, "val_views": 0, "ckpt_every": 1000,
-                          "lr_follows_time": True, **train_over,
-                          "iters": iters, "max_seconds": args.minutes * 60.0}
-            summaries[model["key"]] = train_run(
-                model["method"], data, root / model["key"], method_overrides=method_over,
-                train_overrides=train_over, seed=args.seed, device=device, progress=progress)
+            summaries[model["key"]] = train_for_budget(
+                model["method"], data, root / model["key"], args.minutes * 60.0,
+                {**train_common, **model["overrides"]}, iters=args.iters, ckpt_every=1000,
+                seed=args.seed, device=device, progress=progress)
         methods, states = {}, {}
         for model in models:
             methods[model["label"]], states[model["key"]] = load_run(root / model["key"], device)
         test = load_blender(data, "test")
-        comp = compare_methods(methods, test, baseline="NeRF", max_views=args.eval_views,
-                               device=device, progress=progress)
+        comp = score_methods(methods, test, baseline="NeRF", max_views=args.eval_views,
+                             seed=args.seed, device=device, progress=progress)
         rows = []
         nerf_psnr = comp["rows"][0]["psnr"]
         for model, row in zip(models, comp["rows"]):
             state = states[model["key"]]
-            # σ > 0.1 keeps points of briefly trained models (1.0 left 0-13 of 256)
-            consistency = measure_view_consistency(methods[model["label"]], test, points=512,
-                                                   views=8, min_density=0.1, seed=args.seed)
+            consistency = row["view_consistency"]
             rows.append({
                 "method": model["method"], "label": model["label"],
                 "sections": model["sections"], "remedy": model.get("remedy"),
