@@ -11,7 +11,7 @@ from quadfree.tomo import (
     ModelConfig,
     RayEncoding,
     SinogramModel,
-    TrainConfig,
+    SinogramTrainConfig,
     build_phi,
     circle_mask,
     fit_sinogram,
@@ -72,8 +72,9 @@ def test_model_trained_on_all_views_reproduces_the_sinogram():
     model = SinogramModel(16, build_phi("sine", hidden=32, depth=2, num_freqs=3, angle_freqs=2),
                           scale=float(full.max()) / 16)
     before = psnr(model.sinogram(angles), full, float(full.max()))
-    fit_sinogram(model, full, angles, TrainConfig(steps=200, batch_rays=64, samples_per_ray=8,
-                                                  consistency=0.0, lr=5e-3), progress=False)
+    fit_sinogram(model, full, angles,
+                 SinogramTrainConfig(steps=200, batch_rays=64, samples_per_ray=8,
+                                     consistency=0.0, lr=5e-3), progress=False)
     after = psnr(model.sinogram(angles), full, float(full.max()))
     assert before < 15.0
     assert after > 28.0
@@ -91,7 +92,7 @@ def test_training_angles_are_exactly_the_radon_angles():
                                                np.deg2rad(angles[idx]) + np.pi]), 2 * np.pi), 12)
     np.testing.assert_array_equal(theta, np.unique(expected))
     res = run_sparse_view(full, angles, idx, img, ModelConfig(hidden=8, depth=1),
-                          TrainConfig(steps=2, batch_rays=16), progress=False)
+                          SinogramTrainConfig(steps=2, batch_rays=16), progress=False)
     assert res.metrics["train_angles_deg"] == [float(a) for a in angles[idx]]
     np.testing.assert_array_equal(res.model.train_angles, angles[idx])
     np.testing.assert_array_equal(res.sinograms["completed"][:, idx], full[:, idx])
@@ -100,4 +101,4 @@ def test_training_angles_are_exactly_the_radon_angles():
 def test_fit_rejects_a_sinogram_of_the_wrong_shape():
     model = SinogramModel(16, build_phi("swish", hidden=8, depth=1))
     with pytest.raises(QuadfreeError, match="expected shape"):
-        fit_sinogram(model, np.ones((16, 3)), [0.0, 90.0], TrainConfig(steps=1))
+        fit_sinogram(model, np.ones((16, 3)), [0.0, 90.0], SinogramTrainConfig(steps=1))

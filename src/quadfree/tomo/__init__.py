@@ -39,11 +39,11 @@ from quadfree.tomo.sinogram import (
     select_views,
     simulate,
 )
-from quadfree.tomo.train import TrainConfig, TrainHistory, fit_sinogram, ray_table
+from quadfree.tomo.train import SinogramTrainConfig, TrainHistory, fit_sinogram, ray_table
 
 __all__ = [
     "PHANTOMS", "ModelConfig", "RayEncoding", "SinogramModel", "SparseViewResult",
-    "TrainConfig", "TrainHistory", "build_phi", "check_image", "check_sinogram",
+    "SinogramTrainConfig", "TrainHistory", "build_phi", "check_image", "check_sinogram",
     "chord_half_length", "circle_mask", "detector_positions", "fbp", "fit_sinogram",
     "image_psnr", "image_ssim", "interpolate_angles", "line_params", "line_points",
     "load_image", "load_sinogram", "mirror_view", "phantom", "pixels_outside_circle", "psnr",

@@ -15,7 +15,7 @@ from quadfree.tomo.geometry import radius
 from quadfree.tomo.model import SinogramModel, build_phi
 from quadfree.tomo.quality import image_psnr, image_ssim, psnr
 from quadfree.tomo.sinogram import interpolate_angles
-from quadfree.tomo.train import TrainConfig, TrainHistory, fit_sinogram
+from quadfree.tomo.train import SinogramTrainConfig, TrainHistory, fit_sinogram
 
 
 @dataclass
@@ -55,7 +55,8 @@ class SparseViewResult:
 
 def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_index: np.ndarray,
                     reference: np.ndarray | None = None, model_config: ModelConfig | None = None,
-                    train_config: TrainConfig | None = None, device: str | torch.device = "cpu",
+                    train_config: SinogramTrainConfig | None = None,
+                    device: str | torch.device = "cpu",
                     sart_iterations: int = 5, progress: bool = True) -> SparseViewResult:
     """Train on ``full_sinogram[:, train_index]`` (at exactly ``angles_deg[train_index]``),
     complete the sinogram at all ``angles_deg`` and compare reconstructions.
@@ -71,12 +72,12 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
         >>> img = shepp_logan(16); ang = scan_angles(8)
         >>> res = run_sparse_view(simulate(img, ang), ang, select_views(8, subsample=2), img,
         ...                       ModelConfig(hidden=16, depth=2),
-        ...                       TrainConfig(steps=5, batch_rays=32), progress=False)
+        ...                       SinogramTrainConfig(steps=5, batch_rays=32), progress=False)
         >>> sorted(res.images)
         ['fbp_autoint', 'fbp_linear', 'fbp_sparse', 'reference', 'sart_sparse']
     """
     mcfg = model_config or ModelConfig()
-    tcfg = train_config or TrainConfig()
+    tcfg = train_config or SinogramTrainConfig()
     full = np.asarray(full_sinogram, dtype=np.float64)
     angles = np.asarray(angles_deg, dtype=np.float64)
     idx = np.asarray(train_index, dtype=int)

@@ -16,7 +16,7 @@ from quadfree.tomo.model import SinogramModel
 
 
 @dataclass
-class TrainConfig:
+class SinogramTrainConfig:
     """Hyper-parameters of :func:`fit_sinogram`.
 
     ``consistency`` weights an optional penalty that asks the integrand at one image point to
@@ -73,7 +73,7 @@ def ray_table(sinogram: np.ndarray, angles_deg: np.ndarray, radius: int, scale: 
 
 
 def fit_sinogram(model: SinogramModel, sinogram: np.ndarray, angles_deg,
-                 config: TrainConfig | None = None, progress: bool = True) -> TrainHistory:
+                 config: SinogramTrainConfig | None = None, progress: bool = True) -> TrainHistory:
     """Fit ``model.grad`` so that chord integrals of ∂Φ/∂t match the measured ``sinogram``.
 
     Each step draws ``batch_rays`` measured lines and ``samples_per_ray`` stratified points
@@ -87,11 +87,11 @@ def fit_sinogram(model: SinogramModel, sinogram: np.ndarray, angles_deg,
         >>> from quadfree.tomo.model import build_phi
         >>> model = SinogramModel(8, build_phi("swish", hidden=16, depth=2))
         >>> h = fit_sinogram(model, np.ones((8, 3)), [0.0, 60.0, 120.0],
-        ...                  TrainConfig(steps=3, batch_rays=8), progress=False)
+        ...                  SinogramTrainConfig(steps=3, batch_rays=8), progress=False)
         >>> h.steps
         3
     """
-    cfg = config or TrainConfig()
+    cfg = config or SinogramTrainConfig()
     sino = np.asarray(sinogram, dtype=np.float64)
     angles = np.asarray(angles_deg, dtype=np.float64)
     if sino.ndim != 2 or sino.shape != (model.size, angles.size):

@@ -2,17 +2,15 @@
 
 Random ray batches across all training images, Adam with exponential learning-rate decay, a
 progress bar (loss, PSNR, rays/s), periodic validation, atomic checkpoints holding model,
-optimizer and every RNG state, exact ``--resume``, and Ctrl-C that saves before exiting.
+optimizer and every RNG state, exact resume, and Ctrl-C that saves before exiting. The
+progress bar, TensorBoard and Ctrl-C handling live in :mod:`quadfree.train.hooks`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import random
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -22,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from quadfree.atomic import write_text
 from quadfree.config import apply_overrides, to_dict
@@ -36,8 +33,7 @@ from quadfree.render.image import render_image
 from quadfree.seeding import seed_everything
 from quadfree.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from quadfree.train.config import TrainConfig
-
-log = logging.getLogger(__name__)
+from quadfree.train.hooks import ProgressBar, StopOnSigint, TensorBoard
 
 
 def _mse_to_psnr(mse: float) -> float:
@@ -59,30 +55,6 @@ def _set_rng_state(gen: torch.Generator, state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-class _TensorBoard:
-    """TensorBoard writer if the ``tensorboard`` package is importable, else a no-op."""
-
-    def __init__(self, enabled: bool, logdir: Path, quiet: bool) -> None:
-        self.writer = None
-        if not enabled:
-            return
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            log.warning("TensorBoard logging requested but the `tensorboard` package is not "
-                        "installed (pip install tensorboard); continuing without it")
-            return
-        self.writer = SummaryWriter(str(logdir))
-
-    def scalar(self, tag: str, value: float, step: int) -> None:
-        if self.writer is not None:
-            self.writer.add_scalar(tag, value, step)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 class Trainer:
@@ -140,7 +112,7 @@ class Trainer:
         rays, rgb = train_data.all_rays()
         self.rays, self.target = rays.to(self.device), rgb.to(self.device)
         self.precrop_index = self._precrop_index()
-        self._stop = False
+        self._last: dict[str, float] = {}
 
     def _precrop_index(self) -> torch.Tensor | None:
         cfg, d = self.config, self.train_data
@@ -224,85 +196,85 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
-        """Train until ``config.iters``; returns a summary dict.
+        """Train until ``config.iters`` (or the time budget); returns a summary dict.
 
         Ctrl-C (SIGINT) finishes the current step, writes a checkpoint and raises
-        :class:`KeyboardInterrupt`; a second Ctrl-C interrupts at once.
+        :class:`KeyboardInterrupt`; a second Ctrl-C interrupts at once. The loop itself is
+        small: the progress bar, TensorBoard and Ctrl-C are hooks (:mod:`quadfree.train.hooks`),
+        validation and history are :meth:`_log_step`, checkpoints :meth:`_maybe_save`.
         """
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        write_text(self.out_dir / "config.json", json.dumps(
-            {"method": self.method_name, "method_config": to_dict(self.method_config),
-             "train_config": asdict(self.config), "data": self.data_info, "seed": self.seed},
-            indent=2) + "\n")
-        tb = _TensorBoard(self.config.tensorboard, self.out_dir / "tensorboard", not self.progress)
-        old_handler = None
-        if threading.current_thread() is threading.main_thread():
-            def handler(signum, frame):  # noqa: ARG001
-                if self._stop:
-                    raise KeyboardInterrupt
-                self._stop = True
-            old_handler = signal.signal(signal.SIGINT, handler)
+        self._write_config()
         cfg = self.config
-        bar = tqdm(total=cfg.iters, initial=self.step, disable=not self.progress,
-                   desc=f"train {self.method_name}", dynamic_ncols=True)
-        last: dict[str, float] = {}
-        try:
+        self._last = {}
+        with ProgressBar(cfg.iters, self.step, f"train {self.method_name}", self.progress) as bar, \
+                TensorBoard(cfg.tensorboard, self.out_dir / "tensorboard") as tb, \
+                StopOnSigint() as stop:
             while self.step < cfg.iters:
                 if cfg.max_seconds and self.train_seconds >= cfg.max_seconds:
-                    if last.get("step") != self.step:       # validate where the budget ran out
-                        last = {**self.validate(), "step": self.step}
-                        if self.history and self.history[-1]["step"] == self.step:
-                            self.history[-1].update(last)
-                        else:
-                            self.history.append({"train_seconds": self.train_seconds, **last})
-                    self.save()
+                    self._stop_on_budget()
                     break
                 start = time.perf_counter()
                 loss, train_psnr = self.train_step()
                 elapsed = time.perf_counter() - start
                 self.train_seconds += elapsed
                 self.step += 1
-                rays_per_s = cfg.batch_rays / max(elapsed, 1e-9)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{train_psnr:.2f}",
-                                rays_s=f"{rays_per_s:.0f}")
-                tb.scalar("train/loss", loss, self.step)
-                tb.scalar("train/psnr", train_psnr, self.step)
-                record = {"step": self.step, "loss": loss, "psnr": train_psnr,
-                          "lr": self.optimizer.param_groups[0]["lr"],
-                          "train_seconds": self.train_seconds}
-                if cfg.val_every and self.step % cfg.val_every == 0 or self.step == cfg.iters:
-                    last = {**self.validate(), "step": self.step}
-                    record.update(last)
-                    for k, v in last.items():
-                        if k != "step":
-                            tb.scalar(f"val/{k}", v, self.step)
-                    if "val_psnr" in last and self.progress:
-                        bar.write(f"step {self.step}: val PSNR {last['val_psnr']:.2f} dB")
-                    self.history.append(record)
-                    write_text(self.out_dir / "history.json",
-                               json.dumps(self.history, indent=1) + "\n")
-                elif self.step % 50 == 0 or self.step == 1:
-                    self.history.append(record)
+                bar.step(loss, train_psnr, cfg.batch_rays / max(elapsed, 1e-9))
+                self._log_step(loss, train_psnr, tb, bar)
                 if self.on_step is not None:
                     self.on_step(self, self.step)
-                if self._stop:
+                if stop.requested:
                     self.save()
-                    bar.close()
                     raise KeyboardInterrupt(f"checkpoint saved at step {self.step} in "
                                             f"{self.out_dir}; resume to continue")
-                if (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or \
-                        self.step == cfg.iters:
-                    self.save()
-        finally:
-            bar.close()
-            tb.close()
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
-            self._stop = False
+                self._maybe_save()
         if cfg.iters == 0 or self.step == 0:
             self.save()
-        return {**last, "step": self.step, "train_seconds": self.train_seconds}
+        return {**self._last, "step": self.step, "train_seconds": self.train_seconds}
+
+    def _write_config(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_text(self.out_dir / "config.json", json.dumps(
+            {"method": self.method_name, "method_config": to_dict(self.method_config),
+             "train_config": asdict(self.config), "data": self.data_info, "seed": self.seed},
+            indent=2) + "\n")
+
+    def _stop_on_budget(self) -> None:
+        """The time budget ran out: validate where it did (once) and save."""
+        if self._last.get("step") != self.step:
+            self._last = {**self.validate(), "step": self.step}
+            if self.history and self.history[-1]["step"] == self.step:
+                self.history[-1].update(self._last)
+            else:
+                self.history.append({"train_seconds": self.train_seconds, **self._last})
+        self.save()
+
+    def _log_step(self, loss: float, train_psnr: float, tb: TensorBoard, bar: ProgressBar
+                  ) -> None:
+        """TensorBoard scalars, validation every ``val_every`` steps and at the end, and the
+        history (every validation, step 1 and every 50th step)."""
+        cfg = self.config
+        tb.scalar("train/loss", loss, self.step)
+        tb.scalar("train/psnr", train_psnr, self.step)
+        record = {"step": self.step, "loss": loss, "psnr": train_psnr,
+                  "lr": self.optimizer.param_groups[0]["lr"],
+                  "train_seconds": self.train_seconds}
+        if cfg.val_every and self.step % cfg.val_every == 0 or self.step == cfg.iters:
+            self._last = {**self.validate(), "step": self.step}
+            record.update(self._last)
+            for k, v in self._last.items():
+                if k != "step":
+                    tb.scalar(f"val/{k}", v, self.step)
+            if "val_psnr" in self._last:
+                bar.note(f"step {self.step}: val PSNR {self._last['val_psnr']:.2f} dB")
+            self.history.append(record)
+            write_text(self.out_dir / "history.json", json.dumps(self.history, indent=1) + "\n")
+        elif self.step % 50 == 0 or self.step == 1:
+            self.history.append(record)
+
+    def _maybe_save(self) -> None:
+        cfg = self.config
+        if (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or self.step == cfg.iters:
+            self.save()
 
 
 def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,

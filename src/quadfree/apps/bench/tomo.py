@@ -20,14 +20,14 @@ from quadfree.fields import ACTIVATIONS
 from quadfree.machine import machine_info
 from quadfree.seeding import seed_everything
 from quadfree.tomo.experiment import ModelConfig
-from quadfree.tomo.train import TrainConfig
+from quadfree.tomo.train import SinogramTrainConfig
 
 SMOOTH = sorted(a for a in ACTIVATIONS if a != "relu")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options of the AutoInt model and its training, shared with ``quadfree bench tomo``."""
-    m, t = ModelConfig(), TrainConfig()
+    m, t = ModelConfig(), SinogramTrainConfig()
     parser.add_argument("--activation", choices=SMOOTH, default=m.activation,
                         help="activation of the integral network (default %(default)s)")
     parser.add_argument("--hidden", type=int, default=m.hidden, help="hidden width")
@@ -38,7 +38,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="weight of the same-point-from-every-angle penalty (0: off)")
 
 
-def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+def configs(args: argparse.Namespace) -> tuple[ModelConfig, SinogramTrainConfig]:
     """Model and training configuration from parsed options."""
     for name in ("hidden", "depth", "steps"):
         if getattr(args, name) < 1:
@@ -46,7 +46,7 @@ def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
     if not args.lr > 0:
         raise QuadfreeError(f"--lr {args.lr}: must be positive")
     return (ModelConfig(activation=args.activation, hidden=args.hidden, depth=args.depth),
-            TrainConfig(steps=args.steps, lr=args.lr, consistency=args.consistency,
+            SinogramTrainConfig(steps=args.steps, lr=args.lr, consistency=args.consistency,
                         seed=args.seed))
 
 
