@@ -1,5 +1,7 @@
-"""Radiance-field methods behind one interface (:class:`RadianceMethod`)."""
+"""Radiance-field methods behind one interface (:class:`RadianceMethod`): NeRF and AutoInt,
+built by name with :func:`build_method`."""
 
 from quadfree.radiance.base import RadianceMethod, RayBundle
+from quadfree.radiance.registry import METHODS, build_method
 
-__all__ = ["RadianceMethod", "RayBundle"]
+__all__ = ["METHODS", "RadianceMethod", "RayBundle", "build_method"]

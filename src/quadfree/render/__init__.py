@@ -1,7 +1,9 @@
-"""Volume rendering: cameras and rays, samplers, compositing, chunked image rendering.
+"""Volume rendering: cameras and rays, samplers, compositing, rendering through an engine,
+chunked image rendering.
 
-The renderer is independent of the model: methods (NeRF, AutoInt, …) implement
-:class:`quadfree.radiance.RadianceMethod` and reuse these pure functions.
+The renderer is independent of the model: a method hands :func:`render_sections` an
+integration engine (:mod:`quadfree.integrals`) and a shading function; the image helpers take
+any :class:`~quadfree.render.image.RayRenderer`.
 """
 
 from quadfree.render.compositing import (
@@ -11,11 +13,20 @@ from quadfree.render.compositing import (
     weights_from_alpha,
     weights_from_density,
 )
-from quadfree.render.rays import Camera, camera_directions, camera_rays, focal_from_fov, look_at
+from quadfree.render.rays import (
+    Camera,
+    RayBundle,
+    camera_directions,
+    camera_rays,
+    focal_from_fov,
+    look_at,
+)
 from quadfree.render.sampling import midpoints_to_edges, sample_pdf, stratified_samples
+from quadfree.render.volume import render_sections
 
 __all__ = [
-    "Camera", "alpha_from_density", "camera_directions", "camera_rays", "composite",
-    "focal_from_fov", "look_at", "midpoints_to_edges", "render_density", "sample_pdf",
-    "stratified_samples", "weights_from_alpha", "weights_from_density",
+    "Camera", "RayBundle", "alpha_from_density", "camera_directions", "camera_rays",
+    "composite", "focal_from_fov", "look_at", "midpoints_to_edges", "render_density",
+    "render_sections", "sample_pdf", "stratified_samples", "weights_from_alpha",
+    "weights_from_density",
 ]
