@@ -16,8 +16,9 @@ class QuadfreeError(ValueError):
 
     Args:
         message: what is wrong, starting with the parameter or input it concerns.
-        param: the parameter's name when the message starts with it (``"chunk"``); the CLI
-            replaces that leading name with the command's flag (``--chunk``).
+        param: the parameter (or a tuple of parameters) the message names, e.g. ``"chunk"``;
+            the CLI replaces each such name (as a whole word) by the command's flag
+            (``--chunk``).
 
     Example:
         >>> err = QuadfreeError("chunk 0: must be >= 1", param="chunk")
@@ -25,7 +26,7 @@ class QuadfreeError(ValueError):
         ('chunk', 'chunk 0: must be >= 1')
     """
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | tuple[str, ...] | None = None) -> None:
         super().__init__(message)
         self.param = param
 

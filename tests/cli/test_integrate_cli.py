@@ -145,5 +145,5 @@ def test_loader_library_errors_name_the_file(tmp_path):
     path.write_text("0,1\n0,2\n")
     with pytest.raises(QuadfreeError, match=r"bad\.csv"):
         load_samples(path)
-    with pytest.raises(QuadfreeError, match="--domain"):
+    with pytest.raises(QuadfreeError, match="^domain"):
         builtin_signal("cos").with_domain(1.0, 1.0)

@@ -68,7 +68,7 @@ class AnalyticSignal:
     def with_domain(self, lo: float, hi: float) -> AnalyticSignal:
         """The same signal on another domain ``[lo, hi]`` (lo < hi, both finite)."""
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise QuadfreeError(f"--domain {lo},{hi}: need finite lo < hi")
+            raise QuadfreeError(f"domain {lo},{hi}: need finite lo < hi", param="domain")
         return AnalyticSignal(self.name, self.formula, self.f, self.antiderivative, (lo, hi))
 
 
@@ -102,8 +102,8 @@ def builtin_signal(name: str) -> AnalyticSignal:
     try:
         return BUILTINS[name]
     except KeyError:
-        raise QuadfreeError(f"--signal {name!r}: unknown; choose from "
-                            f"{', '.join(sorted(BUILTINS))}") from None
+        raise QuadfreeError(f"signal {name!r}: unknown; choose from "
+                            f"{', '.join(sorted(BUILTINS))}", param="signal") from None
 
 
 @dataclass(frozen=True)
@@ -167,16 +167,17 @@ def load_samples(path: str | os.PathLike) -> SampledSignal:
         [2.0]
     """
     path = Path(path)
-    label = f"--data {path}"
+    label = f"data {path}"
     if not path.is_file():
-        raise QuadfreeError(f"{label}: no such file")
+        raise QuadfreeError(f"{label}: no such file", param="data")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         data = _read_npy(path, label)
     elif suffix in (".csv", ".txt"):
         data = _read_csv(path, label)
     else:
-        raise QuadfreeError(f"{label}: unknown format {path.suffix!r} (use .csv or .npy)")
+        raise QuadfreeError(f"{label}: unknown format {path.suffix!r} (use .csv or .npy)",
+                            param="data")
     return validate_samples(data, label, name=path.name)
 
 
@@ -190,26 +191,27 @@ def validate_samples(data: Array, label: str, name: str = "data") -> SampledSign
         quadfree.errors.QuadfreeError: demo: x = 0 repeats at rows 1 and 2
     """
     if data.size == 0:
-        raise QuadfreeError(f"{label}: empty (no samples)")
+        raise QuadfreeError(f"{label}: empty (no samples)", param="data")
     if data.ndim != 2 or data.shape[1] != 2:
         cols = data.shape[1] if data.ndim == 2 else None
         what = f"{cols} columns" if cols is not None else f"an array of shape {data.shape}"
-        raise QuadfreeError(f"{label}: expected 2 columns (x, y), got {what}")
+        raise QuadfreeError(f"{label}: expected 2 columns (x, y), got {what}", param="data")
     finite = np.isfinite(data)
     if not finite.all():
         row = int(np.argwhere(~finite)[0, 0]) + 1
         raise QuadfreeError(f"{label}: {int((~finite).sum())} non-finite value(s) (NaN or Inf), "
-                            f"first at row {row}")
+                            f"first at row {row}", param="data")
     if len(data) < 2:
-        raise QuadfreeError(f"{label}: need at least 2 samples, got {len(data)}")
+        raise QuadfreeError(f"{label}: need at least 2 samples, got {len(data)}", param="data")
     x, y = data[:, 0].copy(), data[:, 1].copy()
     dx = np.diff(x)
     if (dx <= 0).any():
         i = int(np.argmax(dx <= 0))
         if dx[i] == 0:
-            raise QuadfreeError(f"{label}: x = {x[i]:g} repeats at rows {i + 1} and {i + 2}")
+            raise QuadfreeError(f"{label}: x = {x[i]:g} repeats at rows {i + 1} and {i + 2}",
+                                param="data")
         raise QuadfreeError(f"{label}: x is not sorted: x = {x[i + 1]:g} at row {i + 2} comes "
-                            f"after x = {x[i]:g}")
+                            f"after x = {x[i]:g}", param="data")
     return SampledSignal(name, x, y)
 
 
@@ -217,10 +219,10 @@ def _read_npy(path: Path, label: str) -> Array:
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"{label}: not a readable .npy array ({exc})") from None
+        raise QuadfreeError(f"{label}: not a readable .npy array ({exc})", param="data") from None
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "iuf":
         raise QuadfreeError(f"{label}: expected a numeric array, got dtype "
-                            f"{getattr(data, 'dtype', type(data))}")
+                            f"{getattr(data, 'dtype', type(data))}", param="data")
     return data.astype(np.float64)
 
 
@@ -228,7 +230,7 @@ def _read_csv(path: Path, label: str) -> Array:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise QuadfreeError(f"{label}: cannot read ({exc})") from None
+        raise QuadfreeError(f"{label}: cannot read ({exc})", param="data") from None
     rows = []
     first = True
     for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
@@ -237,7 +239,7 @@ def _read_csv(path: Path, label: str) -> Array:
             continue
         if len(cells) != 2:
             raise QuadfreeError(f"{label}: line {lineno}: expected 2 columns (x, y), "
-                                f"got {len(cells)}")
+                                f"got {len(cells)}", param="data")
         try:
             values = [float(c) for c in cells]
         except ValueError:
@@ -245,14 +247,14 @@ def _read_csv(path: Path, label: str) -> Array:
                 first = False
                 continue
             raise QuadfreeError(f"{label}: line {lineno}: not a number in {','.join(cells)!r}"
-                                ) from None
+                                , param="data") from None
         first = False
         rows.append(values)
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2) if rows else np.empty((0, 2))
 
 
-def parse_interval(text: str, flag: str = "--interval") -> tuple[float, float]:
-    """Parse ``"a,b"`` into two floats (``flag`` names the option in errors).
+def parse_interval(text: str, flag: str = "interval") -> tuple[float, float]:
+    """Parse ``"a,b"`` into two floats (``flag`` names the parameter in errors).
 
     Example:
         >>> parse_interval("-0.5,0.25")
@@ -264,7 +266,7 @@ def parse_interval(text: str, flag: str = "--interval") -> tuple[float, float]:
             raise ValueError
         a, b = float(parts[0]), float(parts[1])
     except ValueError:
-        raise QuadfreeError(f"{flag} {text!r}: expected two numbers a,b") from None
+        raise QuadfreeError(f"{flag} {text!r}: expected two numbers a,b", param=flag) from None
     return a, b
 
 
@@ -276,15 +278,15 @@ def check_intervals(intervals: Sequence[tuple[float, float]], domain: tuple[floa
         >>> check_intervals([(0.0, 2.0)], (-1.0, 1.0))
         Traceback (most recent call last):
         ...
-        quadfree.errors.QuadfreeError: --interval 0,2: outside the domain [-1, 1]
+        quadfree.errors.QuadfreeError: interval 0,2: outside the domain [-1, 1]
     """
     lo, hi = domain
     for a, b in intervals:
-        name = f"--interval {a:g},{b:g}"
+        name = f"interval {a:g},{b:g}"
         if not (math.isfinite(a) and math.isfinite(b)):
-            raise QuadfreeError(f"{name}: ends must be finite")
+            raise QuadfreeError(f"{name}: ends must be finite", param="interval")
         if not a < b:
-            raise QuadfreeError(f"{name}: need a < b")
+            raise QuadfreeError(f"{name}: need a < b", param="interval")
         if a < lo or b > hi:
-            raise QuadfreeError(f"{name}: outside the domain [{lo:g}, {hi:g}]")
+            raise QuadfreeError(f"{name}: outside the domain [{lo:g}, {hi:g}]", param="interval")
     return np.asarray(intervals, dtype=np.float64).reshape(-1, 2)

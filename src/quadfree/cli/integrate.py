@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         signal = builtin_signal(args.signal or "cos")
         if args.domain is not None:
-            signal = signal.with_domain(*parse_interval(args.domain, flag="--domain"))
+            signal = signal.with_domain(*parse_interval(args.domain, flag="domain"))
     intervals = [parse_interval(text) for text in args.interval]
     out = Path(args.out)
     if out.exists() and not out.is_dir():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from quadfree import __version__
@@ -60,19 +61,27 @@ def error_line(command: str, exc: QuadfreeError, parser: argparse.ArgumentParser
     """The one stderr line for a user error: the library names a parameter (``chunk``); the
     command line shows its flag (``--chunk``) when the command has one.
 
+    A command module may add ``PARAM_FLAGS = {"parameter": "--flag"}`` for parameters whose
+    names differ from their flags' destinations.
+
     Example:
         >>> error_line("eval", QuadfreeError("chunk 0: bad", param="chunk"), build_parser())
         'quadfree eval: error: --chunk 0: bad'
     """
     message = str(exc)
-    param = getattr(exc, "param", None)
-    if param and message.startswith(param):
+    params = getattr(exc, "param", None) or ()
+    if isinstance(params, str):
+        params = (params,)
+    if params:
         sub = next((a.choices[command] for a in parser._actions
                     if isinstance(a, argparse._SubParsersAction) and command in a.choices),
                    parser)
-        flag = _flags(sub).get(param)
-        if flag:
-            message = flag + message[len(param):]
+        module = sys.modules.get(f"quadfree.cli.{command}")
+        flags = {**_flags(sub), **getattr(module, "PARAM_FLAGS", {})}
+        for param in params:
+            if param in flags:
+                message = re.sub(rf"(?<![\w-]){re.escape(param)}(?![\w-])",
+                                 lambda _m, f=flags[param]: f, message, count=1)
     return f"quadfree {command}: error: {message}"
 
 

@@ -13,6 +13,9 @@ from quadfree.tomo.experiment import run_sparse_view
 from quadfree.tomo.problem import make_problem, write_outputs
 from quadfree.tomo.sinogram import select_views
 
+# library parameters whose names differ from this command's flags
+PARAM_FLAGS = {"count": "--angles"}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(

@@ -27,7 +27,7 @@ def shepp_logan(size: int = 128) -> np.ndarray:
     from skimage.transform import resize
 
     if size < 8:
-        raise QuadfreeError(f"--size {size}: must be at least 8")
+        raise QuadfreeError(f"size {size}: must be at least 8", param="size")
     img = resize(shepp_logan_phantom(), (size, size), anti_aliasing=True, order=1)
     return np.clip(img, 0.0, None) * circle_mask(size)
 
@@ -40,7 +40,8 @@ def phantom(name: str, size: int = 128) -> np.ndarray:
         (32, 32)
     """
     if name != "shepp-logan":
-        raise QuadfreeError(f"--phantom {name!r}: unknown; choose from {list(PHANTOMS)}")
+        raise QuadfreeError(f"phantom {name!r}: unknown; choose from {list(PHANTOMS)}",
+                            param="phantom")
     return shepp_logan(size)
 
 
@@ -97,7 +98,7 @@ def load_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise QuadfreeError(f"--image {path}: no such file")
+        raise QuadfreeError(f"image {path}: no such file", param="image")
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -106,7 +107,7 @@ def load_image(path: str | Path) -> np.ndarray:
 
         arr = np.asarray(iio.imread(path))
     except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"--image {path}: cannot read ({exc})") from None
+        raise QuadfreeError(f"image {path}: cannot read ({exc})", param="image") from None
     scale = float(np.iinfo(arr.dtype).max) if np.issubdtype(arr.dtype, np.integer) else 1.0
     arr = arr.astype(np.float64) / scale
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
@@ -128,13 +129,14 @@ def load_sinogram(path: str | Path, angles_path: str | Path) -> tuple[np.ndarray
         ((8, 3), [0.0, 60.0, 120.0])
     """
     path, angles_path = Path(path), Path(angles_path)
-    for p, flag in ((path, "--sinogram"), (angles_path, "--angles-file")):
+    for p, flag in ((path, "sinogram"), (angles_path, "angles_file")):
         if not p.is_file():
             raise QuadfreeError(f"{flag} {p}: no such file")
     try:
         sino = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"--sinogram {path}: cannot read ({exc})") from None
+        raise QuadfreeError(f"sinogram {path}: cannot read ({exc})",
+                            param="sinogram") from None
     try:
         if angles_path.suffix.lower() == ".npy":
             angles = np.load(angles_path, allow_pickle=False)
@@ -142,7 +144,8 @@ def load_sinogram(path: str | Path, angles_path: str | Path) -> tuple[np.ndarray
             text = angles_path.read_text().replace(",", " ").split()
             angles = np.array([float(v) for v in text])
     except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"--angles-file {angles_path}: cannot read ({exc})") from None
+        raise QuadfreeError(f"angles_file {angles_path}: cannot read ({exc})",
+                            param="angles_file") from None
     return check_sinogram(sino, angles, name=str(path))
 
 

@@ -51,11 +51,13 @@ def make_problem(*, phantom_name: str | None = None, image_path: str | Path | No
     """
     given = [x is not None for x in (phantom_name, image_path, sinogram_path)]
     if sum(given) != 1:
-        raise QuadfreeError("give exactly one of --phantom, --image or --sinogram")
+        raise QuadfreeError("give exactly one of phantom, image or sinogram",
+                            param=("phantom", "image", "sinogram"))
     notes: list[str] = []
     if sinogram_path is not None:
         if angles_path is None:
-            raise QuadfreeError("--sinogram needs --angles-file with one angle per column")
+            raise QuadfreeError("sinogram needs angles_file with one angle per column",
+                                param=("sinogram", "angles_file"))
         sino, angles = load_sinogram(sinogram_path, angles_path)
         order = np.argsort(angles)
         return Problem(sino[:, order], angles[order], None, f"sinogram {sinogram_path}", notes)
@@ -64,7 +66,7 @@ def make_problem(*, phantom_name: str | None = None, image_path: str | Path | No
         source = f"phantom {phantom_name} {size}×{size}"
     else:
         raw = load_image(image_path)
-        image = check_image(raw, name=f"--image {image_path}")
+        image = check_image(raw, name=f"image {image_path}")
         outside = pixels_outside_circle(raw)
         if outside:
             notes.append(f"{outside} non-zero pixel(s) outside the reconstruction circle were "

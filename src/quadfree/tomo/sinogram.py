@@ -17,7 +17,7 @@ def scan_angles(count: int) -> np.ndarray:
         [0.0, 45.0, 90.0, 135.0]
     """
     if count < 2:
-        raise QuadfreeError(f"--angles {count}: need at least 2 angles")
+        raise QuadfreeError(f"count {count}: need at least 2 angles", param="count")
     return np.arange(count) * (180.0 / count)
 
 
@@ -47,16 +47,17 @@ def select_views(count: int, subsample: int | None = None, views: int | None = N
         [0, 5, 11]
     """
     if (subsample is None) == (views is None):
-        raise QuadfreeError("give exactly one of --subsample or --views")
+        raise QuadfreeError("give exactly one of subsample or views",
+                            param=("subsample", "views"))
     if subsample is not None:
         if not 2 <= subsample <= count // 2:
-            raise QuadfreeError(f"--subsample {subsample}: must be between 2 and {count // 2} "
-                                f"for {count} angles")
+            raise QuadfreeError(f"subsample {subsample}: must be between 2 and {count // 2} "
+                                f"for {count} angles", param="subsample")
         return np.arange(0, count, subsample)
     assert views is not None
     if not 2 <= views < count:
-        raise QuadfreeError(f"--views {views}: must be between 2 and {count - 1} for {count} "
-                            "angles")
+        raise QuadfreeError(f"views {views}: must be between 2 and {count - 1} for {count} "
+                            "angles", param="views")
     return np.unique(np.round(np.arange(views) * count / views).astype(int))
 
 

@@ -76,7 +76,7 @@ def make_scene(name: str, out: str | Path, *, res: int = 100, seed: int = 0,
         ['scene.json', 'transforms_test.json', 'transforms_train.json', 'transforms_val.json']
     """
     if not isinstance(res, int) or res < 4 or res > 4096:
-        raise QuadfreeError(f"--res {res}: must be an integer in [4, 4096]")
+        raise QuadfreeError(f"res {res}: must be an integer in [4, 4096]", param="res")
     module = scene_module(name)
     # One intra-op thread: generation is many small elementwise ops, and with two OpenMP
     # threads on two busy cores they ran up to ~45x slower (measured); one thread never loses
