@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from quadfree.cli.common import add_runtime_options, apply_threads
-from quadfree.config import parse_assignments
+from quadfree.config import parse_assignments, typed_overrides
 from quadfree.device import resolve_device
-from quadfree.radiance.registry import METHODS
+from quadfree.radiance.registry import METHODS, default_config
+from quadfree.train import TrainConfig
 from quadfree.train.trainer import route_overrides, train_run
 
 
@@ -42,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     method = args.method or (None if args.resume else "nerf")
     method_over, train_over = route_overrides(method, parse_assignments(args.set),
                                               resume_run=args.out if args.resume else None)
+    # typed here, once: the library never sees the command line's strings
+    train_over = typed_overrides(TrainConfig(), train_over)
+    if method_over and not args.resume:      # (resuming refuses method changes anyway)
+        method_over = typed_overrides(default_config(method), method_over)
     if args.iters is not None:
         train_over["iters"] = args.iters
     if args.tensorboard:
