@@ -1,7 +1,8 @@
 """Dataclass configurations with ``key=value`` overrides (shared by methods and the trainer).
 
 A configuration is a plain :func:`dataclasses.dataclass`; its defaults are the documented
-settings. Users override fields from the command line (``--set width=64``) or from a dict saved
+settings. Users override fields from the command line (``--set width=64``, parsed once there
+into typed values by :func:`typed_overrides`) or from a dict saved
 in a checkpoint; unknown keys and values of the wrong type are :class:`QuadfreeError`.
 """
 
@@ -105,7 +106,7 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
-            raise QuadfreeError(f"--set {item!r}: expected KEY=VALUE")
+            raise QuadfreeError(f"setting {item!r}: expected KEY=VALUE")
         key, value = item.split("=", 1)
         out[key.strip()] = value.strip()
     return out

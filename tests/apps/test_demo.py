@@ -69,3 +69,24 @@ def test_demo_cli_rejects_bad_resolution(tmp_path, capsys):
     assert code == 2
     assert "--res 4" in capsys.readouterr().err
     assert not (tmp_path / "d" / "report.md").exists()
+
+
+def test_demo_cli_says_on_the_terminal_when_it_reuses_runs(tmp_path, capsys, monkeypatch):
+    import quadfree.cli.demo as cli_demo
+
+    seen = {}
+
+    def fake_run_demo(opts):
+        seen["opts"] = opts
+        return {"rows": [], "total_seconds": 1.0,
+                "reused_note": "Reused earlier runs (not retrained): NeRF trained on CPU X at "
+                               "2026-01-01T00:00:00+00:00. Pass --fresh to retrain."}
+
+    monkeypatch.setattr(cli_demo, "run_demo", fake_run_demo)
+    assert main(["demo", "--out", str(tmp_path), "--quiet", "--autoint-set", "hidden=16"]) == 0
+    assert "Reused earlier runs (not retrained): NeRF trained on CPU X" in capsys.readouterr().out
+    opts = seen["opts"]
+    assert opts.sections is None and opts.fresh is False
+    assert opts.autoint_set == {"hidden": 16}            # typed once, at the CLI edge
+    assert main(["demo", "--out", str(tmp_path), "--quiet", "--fresh", "--sections", "16"]) == 0
+    assert seen["opts"].fresh is True and seen["opts"].sections == 16
