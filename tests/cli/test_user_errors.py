@@ -54,3 +54,12 @@ def test_downscaled_depth_keeps_surface_depth_on_outlines():
 def test_ssim_follows_the_input_dtype():
     x = torch.rand(16, 16, 3, dtype=torch.float32)
     assert ssim(x, x) == pytest.approx(1.0)
+
+
+def test_bench_autoint_typed_options_errors_name_flags(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert main(["bench", "autoint", "--json", str(out), "--iters", "0", "--quiet"]) == 2
+    assert "--iters 0: need at least 1 step" in capsys.readouterr().err
+    assert main(["bench", "autoint", "--json", str(out), "--eval-views", "2", "--quiet"]) == 2
+    assert "--eval-views 2" in capsys.readouterr().err
+    assert not out.exists()

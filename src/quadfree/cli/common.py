@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import torch
 
+from quadfree.config import parse_assignments, typed_overrides
 from quadfree.errors import QuadfreeError
+from quadfree.radiance.registry import default_config
+from quadfree.train.config import TrainConfig
+from quadfree.train.trainer import route_overrides
 
 
 def add_runtime_options(parser: argparse.ArgumentParser, seed: int = 0,
@@ -45,3 +50,16 @@ def apply_threads(args: argparse.Namespace) -> None:
         raise QuadfreeError(f"--threads {threads}: must be >= 0")
     if threads:
         torch.set_num_threads(threads)
+
+
+def typed_settings(method: str, items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items → typed values of ``method``'s config and the training config
+    (parsed once, here at the edge; the library never sees the strings).
+
+    Example:
+        >>> typed_settings("autoint", ["sections=16", "lr=1e-3"])
+        {'sections': 16, 'lr': 0.001}
+    """
+    method_over, train_over = route_overrides(method, parse_assignments(items))
+    return {**typed_overrides(default_config(method), method_over),
+            **typed_overrides(TrainConfig(), train_over)}

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from quadfree.apps.demo import DemoOptions, run_demo
-from quadfree.cli.common import add_runtime_options, apply_threads
-from quadfree.config import parse_assignments, typed_overrides
+from quadfree.cli.common import add_runtime_options, apply_threads, typed_settings
 from quadfree.device import resolve_device
-from quadfree.radiance.registry import default_config
-from quadfree.train import TrainConfig
-from quadfree.train.trainer import route_overrides
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,14 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "e.g. sections=32")
     add_runtime_options(parser, threads=1)
     parser.set_defaults(func=run)
-
-
-def typed_settings(method: str, items: list[str]) -> dict[str, Any]:
-    """``--set KEY=VALUE`` items → typed values of ``method``'s config and the training config
-    (parsed once, here at the edge; the library never sees the strings)."""
-    method_over, train_over = route_overrides(method, parse_assignments(items))
-    return {**typed_overrides(default_config(method), method_over),
-            **typed_overrides(TrainConfig(), train_over)}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,13 +11,16 @@ JSON: ``{"rows": [...], "machine": ...}``; one row per model with ``method``, ``
 ``view_consistency``, ``train_seconds``, ``iters``, ``config``. A row with
 ``"remedy": "consistency"`` is AutoInt N = 8 trained with the view-consistency penalty. A plot
 of PSNR against render time goes next to the JSON.
+
+Typed entry point: :func:`run_benchmark` with :class:`AutoIntBenchOptions`; the flags live in
+:mod:`quadfree.cli.bench_autoint`.
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,8 @@ from tqdm.auto import tqdm
 
 from quadfree.apps.comparison import plot_quality_vs_time
 from quadfree.apps.pipeline import score_methods, train_for_budget
-from quadfree.config import parse_assignments
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
-from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
 from quadfree.train.checkpoint import load_run
@@ -37,92 +38,103 @@ from quadfree.train.checkpoint import load_run
 # One torch thread: two ran training steps several times slower on the shared 2-core CPUs.
 DEFAULT_THREADS = 1
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``quadfree bench autoint``."""
-    parser.add_argument("--scene", default="objects", choices=["objects", "fog"])
-    parser.add_argument("--res", type=int, default=64, help="scene resolution (default 64)")
-    parser.add_argument("--data", metavar="DIR", help="use this dataset instead of generating")
-    parser.add_argument("--minutes", type=float, default=10.0,
-                        help="training-time budget per model in minutes (default 10; five "
-                             "models: about 55 min in all)")
-    parser.add_argument("--iters", type=int, default=None,
-                        help="train every model for this many steps (still capped at "
-                             "--minutes). Default: time a few steps of each model and pick the "
-                             "step count that fills --minutes, so every model gets the same "
-                             "training time and completes its learning-rate schedule")
-    parser.add_argument("--calibrate", action="store_true", help=argparse.SUPPRESS)  # old name
-    parser.add_argument("--sections", default="8,16,32",
-                        help="comma-separated AutoInt section counts N (default 8,16,32: a "
-                             "sweep around AutoInt's default N = 8, which `train` and `demo` "
-                             "use)")
-    parser.add_argument("--consistency-weight", type=float, default=1.0,
-                        help="also train AutoInt N=8 with this view-consistency penalty "
-                             "(0: skip that row; default 1.0)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="training-config override for every model (repeatable)")
-    parser.add_argument("--autoint-set", action="append", default=[], metavar="KEY=VALUE",
-                        help="AutoInt config override (repeatable)")
-    parser.add_argument("--eval-views", type=int, default=None,
-                        help="evaluate only the first N test views (default all 20; min 3)")
-    parser.add_argument("--quick", action="store_true",
-                        help="reduced run: 1.5 min per model (calibrated steps; ignores "
-                             "--iters), 5 test views")
-    parser.add_argument("--run", metavar="DIR", help="keep the runs here (default: temporary)")
+@dataclass
+class AutoIntBenchOptions:
+    """What ``quadfree bench autoint`` runs (typed; the CLI builds it from its flags).
+
+    Attributes:
+        scene, res: the procedural scene and its resolution (ignored with ``data``).
+        data: an existing dataset to use instead of generating one.
+        minutes: training-time budget per model.
+        iters: a fixed step count per model (None: calibrated to fill ``minutes``).
+        sections: AutoInt section counts N, one model each (a sweep around the default 8).
+        consistency_weight: also train the smallest N with this view-consistency penalty
+            (0: skip that row).
+        train_set: typed training-config overrides for every model.
+        autoint_set: typed AutoInt config overrides.
+        eval_views: only the first N test views (None: all; at least 3).
+        quick: 1.5 min per model, calibrated steps, 5 test views.
+        run_dir: keep the runs here (None: a temporary folder).
+        plot: write the PSNR-vs-render-time plot here (None: no plot).
+        seed, device, progress: as everywhere.
+    """
+
+    scene: str = "objects"
+    res: int = 64
+    data: Path | None = None
+    minutes: float = 10.0
+    iters: int | None = None
+    sections: tuple[int, ...] = (8, 16, 32)
+    consistency_weight: float = 1.0
+    train_set: dict[str, Any] = field(default_factory=dict)
+    autoint_set: dict[str, Any] = field(default_factory=dict)
+    eval_views: int | None = None
+    quick: bool = False
+    run_dir: Path | None = None
+    plot: Path | None = None
+    seed: int = 0
+    device: torch.device | str = "cpu"
+    progress: bool = True
 
 
-def _models(args: argparse.Namespace) -> list[dict[str, Any]]:
+def _models(opts: AutoIntBenchOptions) -> list[dict[str, Any]]:
     """The models to train: NeRF, AutoInt for each N, and the remedy row."""
-    try:
-        sections = [int(s) for s in str(args.sections).split(",") if s.strip()]
-    except ValueError:
-        raise QuadfreeError(f"--sections {args.sections!r}: expected e.g. 8,16,32") from None
+    sections = list(opts.sections)
     if not sections or min(sections) < 1:
-        raise QuadfreeError(f"--sections {args.sections!r}: need positive integers")
-    extra = parse_assignments(args.autoint_set)
+        raise QuadfreeError(f"sections {tuple(sections)}: need positive integers",
+                            param="sections")
+    extra = dict(opts.autoint_set)
     models = [{"key": "nerf", "label": "NeRF", "method": "nerf", "sections": None,
                "overrides": {}}]
     for n in sections:
         models.append({"key": f"autoint_n{n}", "label": f"AutoInt N={n}", "method": "autoint",
                        "sections": n, "overrides": {**extra, "sections": n}})
-    if args.consistency_weight > 0:
+    if opts.consistency_weight > 0:
         n = min(sections)
         models.append({"key": f"autoint_n{n}_consistent", "label": f"AutoInt N={n} +cons",
                        "method": "autoint", "sections": n, "remedy": "consistency",
                        "overrides": {**extra, "sections": n,
-                                     "consistency_weight": args.consistency_weight}})
+                                     "consistency_weight": opts.consistency_weight}})
     return models
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the benchmark; returns the JSON-ready result."""
-    if args.quick:
-        args.minutes, args.eval_views, args.iters = 1.5, args.eval_views or 5, None
-    if args.iters is not None and args.iters < 1:
-        raise QuadfreeError(f"--iters {args.iters}: need at least 1 step")
-    if args.eval_views is not None and args.eval_views < 3:
-        raise QuadfreeError(f"--eval-views {args.eval_views}: need at least 3 for a median")
-    device = resolve_device(args.device)
-    progress = not args.quiet
-    models = _models(args)
-    train_common = parse_assignments(args.set)
+def run_benchmark(opts: AutoIntBenchOptions) -> dict[str, Any]:
+    """Run the benchmark; returns the JSON-ready result.
+
+    Example:
+        >>> run_benchmark(AutoIntBenchOptions(iters=0))
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: iters 0: need at least 1 step
+    """
+    if opts.quick:
+        opts = replace(opts, minutes=1.5, eval_views=opts.eval_views or 5, iters=None)
+    if opts.iters is not None and opts.iters < 1:
+        raise QuadfreeError(f"iters {opts.iters}: need at least 1 step", param="iters")
+    if opts.eval_views is not None and opts.eval_views < 3:
+        raise QuadfreeError(f"eval_views {opts.eval_views}: need at least 3 for a median",
+                            param="eval_views")
+    device, progress = opts.device, opts.progress
+    models = _models(opts)
+    train_common = dict(opts.train_set)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="quadfree-bench-autoint-") as tmp:
-        data = Path(args.data) if args.data else Path(tmp) / args.scene
-        if not args.data:
-            make_scene(args.scene, data, res=args.res, seed=args.seed, progress=progress)
-        root = Path(args.run) if args.run else Path(tmp) / "runs"
+        data = Path(opts.data) if opts.data else Path(tmp) / opts.scene
+        if not opts.data:
+            make_scene(opts.scene, data, res=opts.res, seed=opts.seed, progress=progress)
+        root = Path(opts.run_dir) if opts.run_dir else Path(tmp) / "runs"
         summaries = {}
         for model in tqdm(models, disable=not progress, desc="models"):
             summaries[model["key"]] = train_for_budget(
-                model["method"], data, root / model["key"], args.minutes * 60.0,
-                {**train_common, **model["overrides"]}, iters=args.iters, ckpt_every=1000,
-                seed=args.seed, device=device, progress=progress)
+                model["method"], data, root / model["key"], opts.minutes * 60.0,
+                {**train_common, **model["overrides"]}, iters=opts.iters, ckpt_every=1000,
+                seed=opts.seed, device=device, progress=progress)
         methods, states = {}, {}
         for model in models:
             methods[model["label"]], states[model["key"]] = load_run(root / model["key"], device)
         test = load_blender(data, "test")
-        comp = score_methods(methods, test, baseline="NeRF", max_views=args.eval_views,
-                             seed=args.seed, device=device, progress=progress)
+        comp = score_methods(methods, test, baseline="NeRF", max_views=opts.eval_views,
+                             seed=opts.seed, device=device, progress=progress)
         rows = []
         nerf_psnr = comp["rows"][0]["psnr"]
         for model, row in zip(models, comp["rows"]):
@@ -144,9 +156,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     n8 = next((r for r in rows if r["method"] == "autoint" and r["sections"] == 8
                and r["remedy"] is None), None)
     result = {
-        "benchmark": "autoint", "scene": args.scene, "resolution": [args.res, args.res],
-        "minutes_per_model": args.minutes, "iters": args.iters, "quick": bool(args.quick),
-        "calibrated_iters": args.iters is None,
+        "benchmark": "autoint", "scene": opts.scene, "resolution": [opts.res, opts.res],
+        "minutes_per_model": opts.minutes, "iters": opts.iters, "quick": bool(opts.quick),
+        "calibrated_iters": opts.iters is None,
         "eval_views": len(rows[0]["render_s_all"]), "rows": rows,
         "target_n8": None if n8 is None else {
             "speedup": n8["speedup"], "psnr_gap_db": n8["psnr_gap_db"],
@@ -154,9 +166,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "total_seconds": round(time.perf_counter() - start, 1),
         "threads": torch.get_num_threads(), "machine": machine_info(device),
     }
-    if args.json:
-        plot_quality_vs_time([{**r, "label": r["label"]} for r in rows],
-                             Path(args.json).with_suffix(".png"),
-                             title=f"{args.scene} {args.res}×{args.res}, "
-                                   f"{args.minutes:g} min training per model")
+    if opts.plot is not None:
+        plot_quality_vs_time([{**r, "label": r["label"]} for r in rows], opts.plot,
+                             title=f"{opts.scene} {opts.res}×{opts.res}, "
+                                   f"{opts.minutes:g} min training per model")
     return result
