@@ -14,7 +14,9 @@ from quadfree.cli.common import add_runtime_options, apply_threads
 # ``options(args)``) and whose library entry point takes typed options (``run_benchmark``).
 # The others still declare their flags in ``quadfree.apps.bench.<name>`` (``add_arguments``,
 # ``run(args)``) until they move the same way.
-TYPED: dict[str, str] = {"autoint": "quadfree.cli.bench_autoint"}
+TYPED: dict[str, str] = {"autoint": "quadfree.cli.bench_autoint",
+                         "nerf": "quadfree.cli.bench_nerf",
+                         "tomo": "quadfree.cli.bench_tomo"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,16 +5,45 @@ from __future__ import annotations
 import argparse
 import json
 
-from quadfree.apps.bench.tomo import add_model_options, configs
 from quadfree.cli.common import add_runtime_options, apply_threads
 from quadfree.device import resolve_device
+from quadfree.errors import QuadfreeError
+from quadfree.fields import ACTIVATIONS
 from quadfree.seeding import seed_everything
-from quadfree.tomo.experiment import run_sparse_view
+from quadfree.tomo.experiment import ModelConfig, run_sparse_view
 from quadfree.tomo.problem import make_problem, write_outputs
 from quadfree.tomo.sinogram import select_views
+from quadfree.tomo.train import SinogramTrainConfig
+
+SMOOTH = sorted(a for a in ACTIVATIONS if a != "relu")
 
 # library parameters whose names differ from this command's flags
 PARAM_FLAGS = {"count": "--angles"}
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the AutoInt model and its training, shared with ``quadfree bench tomo``."""
+    m, t = ModelConfig(), SinogramTrainConfig()
+    parser.add_argument("--activation", choices=SMOOTH, default=m.activation,
+                        help="activation of the integral network (default %(default)s)")
+    parser.add_argument("--hidden", type=int, default=m.hidden, help="hidden width")
+    parser.add_argument("--depth", type=int, default=m.depth, help="hidden layers")
+    parser.add_argument("--steps", type=int, default=t.steps, help="Adam steps")
+    parser.add_argument("--lr", type=float, default=t.lr, help="initial learning rate")
+    parser.add_argument("--consistency", type=float, default=t.consistency,
+                        help="weight of the same-point-from-every-angle penalty (0: off)")
+
+
+def configs(args: argparse.Namespace) -> tuple[ModelConfig, SinogramTrainConfig]:
+    """Model and training configuration from parsed options."""
+    for name in ("hidden", "depth", "steps"):
+        if getattr(args, name) < 1:
+            raise QuadfreeError(f"--{name} {getattr(args, name)}: must be at least 1")
+    if not args.lr > 0:
+        raise QuadfreeError(f"--lr {args.lr}: must be positive")
+    return (ModelConfig(activation=args.activation, hidden=args.hidden, depth=args.depth),
+            SinogramTrainConfig(steps=args.steps, lr=args.lr, consistency=args.consistency,
+                        seed=args.seed))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,8 +1,11 @@
 """Benchmarks behind ``quadfree bench NAME --json OUT``.
 
-Each module ``quadfree.apps.bench.<name>`` exposes ``add_arguments(parser)`` and
-``run(args) -> dict`` (a JSON-serialisable result that includes ``machine``); it may also write
-a PNG plot next to the JSON. The CLI only parses, calls ``run`` and writes the JSON atomically.
+Each module ``quadfree.apps.bench.<name>`` exposes a typed options dataclass and
+``run_benchmark(options) -> dict`` (a JSON-serialisable result that includes ``machine``); it
+may also write a PNG plot. Its flags live in ``quadfree.cli.bench_<name>`` (``add_arguments``,
+``options(args)``): the CLI only parses, calls and writes the JSON atomically. ``autoint``,
+``nerf`` and ``tomo`` have moved to that shape; ``integrate`` and ``taylor`` still take their
+flags from their own ``add_arguments(parser)`` / ``run(args)`` (see ``cli/bench.py``).
 """
 
 # Registered benchmarks: name -> one-line description.

@@ -9,18 +9,16 @@ a plot of validation PSNR against training time goes next to the JSON.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from quadfree.apps.runs import evaluate_run
-from quadfree.config import parse_assignments
 from quadfree.data.scenes import make_scene
-from quadfree.device import resolve_device
 from quadfree.machine import machine_info
 from quadfree.train.checkpoint import load_checkpoint
 from quadfree.train.trainer import route_overrides, train_run
@@ -28,56 +26,73 @@ from quadfree.train.trainer import route_overrides, train_run
 # One torch thread: two ran training steps several times slower on the shared 2-core CPUs.
 DEFAULT_THREADS = 1
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``quadfree bench nerf``."""
-    parser.add_argument("--scene", default="objects", choices=["objects", "fog"])
-    parser.add_argument("--res", type=int, default=64, help="scene resolution (default 64)")
-    parser.add_argument("--data", metavar="DIR", help="use this dataset instead of generating")
-    parser.add_argument("--minutes", type=float, default=20.0,
-                        help="training-time budget in minutes (default 20)")
-    parser.add_argument("--iters", type=int, default=2000,
-                        help="training steps; the learning rate decays over them (default 2000)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a method or training config field (repeatable)")
-    parser.add_argument("--run", metavar="DIR",
-                        help="keep the run (and the generated dataset, RUN/dataset) here "
-                             "(default: temporary)")
-    parser.add_argument("--eval-views", type=int, default=None,
-                        help="evaluate only the first N test views (default all 20)")
+@dataclass
+class NerfBenchOptions:
+    """What ``quadfree bench nerf`` runs (typed; the flags live in ``quadfree.cli.bench_nerf``).
+
+    Attributes:
+        scene, res: the procedural scene and its resolution (ignored with ``data``).
+        data: an existing dataset to use instead of generating one.
+        minutes: training-time budget; iters: training steps (the schedule decays over them).
+        settings: typed NeRF or training-config overrides.
+        run_dir: keep the run (and the generated dataset, ``RUN/dataset``) here.
+        eval_views: only the first N test views (None: all).
+        plot: write the validation curve here (None: no plot).
+        seed, device, progress: as everywhere.
+    """
+
+    scene: str = "objects"
+    res: int = 64
+    data: Path | None = None
+    minutes: float = 20.0
+    iters: int = 2000
+    settings: dict[str, Any] = field(default_factory=dict)
+    run_dir: Path | None = None
+    eval_views: int | None = None
+    plot: Path | None = None
+    seed: int = 0
+    device: torch.device | str = "cpu"
+    progress: bool = True
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the benchmark; returns the JSON-ready result."""
-    device = resolve_device(args.device)
-    progress = not args.quiet
+def run_benchmark(opts: NerfBenchOptions) -> dict[str, Any]:
+    """Run the benchmark; returns the JSON-ready result.
+
+    Example:
+        >>> run_benchmark(NerfBenchOptions(data=Path("/no/such/dir")))
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: /no/such/dir: dataset directory not found
+    """
+    device, progress = opts.device, opts.progress
     with tempfile.TemporaryDirectory(prefix="quadfree-bench-nerf-") as tmp:
         # the generated scene lives in the kept run (RUN/dataset) so render/eval work later
-        data = Path(args.data) if args.data else \
-            (Path(args.run) / "dataset" if args.run else Path(tmp) / args.scene)
+        data = Path(opts.data) if opts.data else \
+            (Path(opts.run_dir) / "dataset" if opts.run_dir else Path(tmp) / opts.scene)
         scene_seconds = None
-        if not args.data:
+        if not opts.data:
             start = time.perf_counter()
-            make_scene(args.scene, data, res=args.res, seed=args.seed, progress=progress)
+            make_scene(opts.scene, data, res=opts.res, seed=opts.seed, progress=progress)
             scene_seconds = time.perf_counter() - start
-        run_dir = Path(args.run) if args.run else Path(tmp) / "run"
-        method_over, train_over = route_overrides("nerf", parse_assignments(args.set))
+        run_dir = Path(opts.run_dir) if opts.run_dir else Path(tmp) / "run"
+        method_over, train_over = route_overrides("nerf", dict(opts.settings))
         train_over = {"val_every": 250, "val_views": 1, "ckpt_every": 1000, **train_over,
-                      "iters": args.iters, "max_seconds": args.minutes * 60.0}
+                      "iters": opts.iters, "max_seconds": opts.minutes * 60.0}
         summary = train_run("nerf", data, run_dir, method_overrides=method_over,
-                            train_overrides=train_over, seed=args.seed, device=device,
+                            train_overrides=train_over, seed=opts.seed, device=device,
                             progress=progress)
         state = load_checkpoint(run_dir / "checkpoint.pt")
-        result = evaluate_run(run_dir, max_frames=args.eval_views, device=device,
+        result = evaluate_run(run_dir, max_frames=opts.eval_views, device=device,
                               progress=progress)
     cfg = state["method_config"]
     curve = [{"step": h["step"], "train_seconds": round(h["train_seconds"], 2),
               "val_psnr": round(h["val_psnr"], 3)} for h in state["history"] if "val_psnr" in h]
     out = {
-        "benchmark": "nerf", "scene": args.scene, "resolution": [result["resolution"][0],
+        "benchmark": "nerf", "scene": opts.scene, "resolution": [result["resolution"][0],
                                                                  result["resolution"][1]],
         "psnr": round(result["psnr"], 3), "ssim": round(result["ssim"], 4),
         "train_seconds": round(summary["train_seconds"], 1),
-        "budget_seconds": args.minutes * 60.0,
+        "budget_seconds": opts.minutes * 60.0,
         "iters": int(summary["step"]),
         "render_s_per_frame": round(result["s_per_frame"], 4),
         "samples_per_ray": int(cfg["n_coarse"] + cfg["n_fine"]),
@@ -89,8 +104,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "machine": machine_info(device),
     }
-    if args.json:
-        _plot(curve, Path(args.json).with_suffix(".png"), out)
+    if opts.plot is not None:
+        _plot(curve, opts.plot, out)
     return out
 
 

@@ -9,12 +9,12 @@ activation comparison (same problem, same budget) is run at one subsampling.
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
 from quadfree.fields import ACTIVATIONS
 from quadfree.machine import machine_info
@@ -24,82 +24,67 @@ from quadfree.tomo.train import SinogramTrainConfig
 
 SMOOTH = sorted(a for a in ACTIVATIONS if a != "relu")
 
-
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Options of the AutoInt model and its training, shared with ``quadfree bench tomo``."""
-    m, t = ModelConfig(), SinogramTrainConfig()
-    parser.add_argument("--activation", choices=SMOOTH, default=m.activation,
-                        help="activation of the integral network (default %(default)s)")
-    parser.add_argument("--hidden", type=int, default=m.hidden, help="hidden width")
-    parser.add_argument("--depth", type=int, default=m.depth, help="hidden layers")
-    parser.add_argument("--steps", type=int, default=t.steps, help="Adam steps")
-    parser.add_argument("--lr", type=float, default=t.lr, help="initial learning rate")
-    parser.add_argument("--consistency", type=float, default=t.consistency,
-                        help="weight of the same-point-from-every-angle penalty (0: off)")
-
-
-def configs(args: argparse.Namespace) -> tuple[ModelConfig, SinogramTrainConfig]:
-    """Model and training configuration from parsed options."""
-    for name in ("hidden", "depth", "steps"):
-        if getattr(args, name) < 1:
-            raise QuadfreeError(f"--{name} {getattr(args, name)}: must be at least 1")
-    if not args.lr > 0:
-        raise QuadfreeError(f"--lr {args.lr}: must be positive")
-    return (ModelConfig(activation=args.activation, hidden=args.hidden, depth=args.depth),
-            SinogramTrainConfig(steps=args.steps, lr=args.lr, consistency=args.consistency,
-                        seed=args.seed))
-
-
 ROW_KEYS = ("subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear",
             "image_psnr_fbp_sparse", "image_ssim_fbp_sparse", "image_psnr_sart_sparse",
             "image_ssim_sart_sparse", "image_psnr_fbp_autoint", "image_ssim_fbp_autoint",
             "train_seconds")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", type=int, choices=[64, 128], default=64,
-                        help="Shepp–Logan size (default %(default)s)")
-    parser.add_argument("--angles", type=int, default=128, help="angles of the full scan")
-    parser.add_argument("--subsamples", default="4,8,16", help="comma-separated factors")
-    parser.add_argument("--compare-activations", default="sine,swish,tanh,softplus",
-                        help="activations compared at --compare-at ('' to skip)")
-    parser.add_argument("--compare-at", type=int, default=8,
-                        help="subsampling of the activation comparison")
-    add_model_options(parser)
+@dataclass
+class TomoBenchOptions:
+    """What ``quadfree bench tomo`` runs (typed; the flags live in ``quadfree.cli.bench_tomo``).
+
+    Attributes:
+        size: Shepp–Logan size; angles: angles of the full scan over [0°, 180°).
+        subsamples: angular subsampling factors, one row each.
+        compare_activations: activations compared at ``compare_at`` (empty: skip).
+        model, training: the AutoInt sinogram model and its training.
+        plot: write the figure here (None: no figure).
+        seed, device, progress: as everywhere.
+    """
+
+    size: int = 64
+    angles: int = 128
+    subsamples: tuple[int, ...] = (4, 8, 16)
+    compare_activations: tuple[str, ...] = ("sine", "swish", "tanh", "softplus")
+    compare_at: int = 8
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: SinogramTrainConfig = field(default_factory=SinogramTrainConfig)
+    plot: Path | None = None
+    seed: int = 0
+    device: torch.device | str = "cpu"
+    progress: bool = True
 
 
-def _ints(text: str, flag: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise QuadfreeError(f"{flag} {text!r}: expected comma-separated integers") from None
-    if not values:
-        raise QuadfreeError(f"{flag}: empty list")
-    return values
+def run_benchmark(opts: TomoBenchOptions) -> dict:
+    """Run the benchmark; returns the JSON-ready result.
 
-
-def run(args: argparse.Namespace) -> dict:
-    from dataclasses import replace
-
+    Example:
+        >>> run_benchmark(TomoBenchOptions(compare_activations=("relu",)))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: compare_activations: unknown activation 'relu'; ...
+    """
     from quadfree.tomo import phantom, run_sparse_view, scan_angles, select_views, simulate
 
-    device = resolve_device(args.device)
-    model_cfg, train_cfg = configs(args)
-    subsamples = _ints(args.subsamples, "--subsamples")
-    acts = [a.strip() for a in args.compare_activations.split(",") if a.strip()]
+    device, model_cfg, train_cfg = opts.device, opts.model, opts.training
+    subsamples = list(opts.subsamples)
+    if not subsamples:
+        raise QuadfreeError("subsamples: empty list", param="subsamples")
+    acts = list(opts.compare_activations)
     for a in acts:
         if a not in SMOOTH:
-            raise QuadfreeError(f"--compare-activations: unknown activation {a!r}; choose "
-                                f"from {SMOOTH}")
-    image = phantom("shepp-logan", args.size)
-    angles = scan_angles(args.angles)
+            raise QuadfreeError(f"compare_activations: unknown activation {a!r}; choose "
+                                f"from {SMOOTH}", param="compare_activations")
+    image = phantom("shepp-logan", opts.size)
+    angles = scan_angles(opts.angles)
     full = simulate(image, angles)
     rows, details, results = [], [], {}
     for s in subsamples:
-        seed_everything(args.seed)
+        seed_everything(opts.seed)
         idx = select_views(angles.size, subsample=s)
         res = run_sparse_view(full, angles, idx, image, model_cfg, train_cfg, device=device,
-                              progress=not args.quiet)
+                              progress=opts.progress)
         m = res.metrics
         rows.append({"subsample": s, **{k: m[k] for k in ROW_KEYS if k != "subsample"}})
         details.append({"subsample": s,
@@ -115,14 +100,14 @@ def run(args: argparse.Namespace) -> dict:
         results[s] = res
     activations = []
     for act in acts:
-        if act == model_cfg.activation and args.compare_at in results:
-            m = results[args.compare_at].metrics
+        if act == model_cfg.activation and opts.compare_at in results:
+            m = results[opts.compare_at].metrics
         else:
-            seed_everything(args.seed)
-            idx = select_views(angles.size, subsample=args.compare_at)
+            seed_everything(opts.seed)
+            idx = select_views(angles.size, subsample=opts.compare_at)
             m = run_sparse_view(full, angles, idx, image, replace(model_cfg, activation=act),
-                                train_cfg, device=device, progress=not args.quiet).metrics
-        activations.append({"activation": act, "subsample": args.compare_at,
+                                train_cfg, device=device, progress=opts.progress).metrics
+        activations.append({"activation": act, "subsample": opts.compare_at,
                             **{k: m[k] for k in ("sinogram_psnr_autoint",
                                                  "sinogram_psnr_linear",
                                                  "sinogram_psnr_autoint_train_views",
@@ -132,13 +117,14 @@ def run(args: argparse.Namespace) -> dict:
         "rows": rows,
         "details": details,
         "activations": activations,
-        "phantom": f"shepp-logan {args.size}x{args.size}",
-        "full_angles": int(args.angles),
+        "phantom": f"shepp-logan {opts.size}x{opts.size}",
+        "full_angles": int(opts.angles),
         "model": vars(model_cfg),
         "training": vars(train_cfg),
         "machine": machine_info(device),
     }
-    _plot(result, results, Path(args.json).with_suffix(".png"))
+    if opts.plot is not None:
+        _plot(result, results, opts.plot)
     return result
 
 
