@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from quadfree.bench.integrate_table import markdown_table
 from quadfree.cli.main import main
 
 KEYS = {"intervals", "autoint_seconds", "quadrature_seconds", "quadrature_nodes", "speedup",
@@ -62,3 +63,5 @@ def _check_peer_rows(result):
     cases = [r["case"] for r in result["table"]]
     assert len(cases) == 4 + 5 + 5 and cases[0].startswith("1-D")
     assert result["table"][0]["rel_error_vs_autoint"] == 1.0
+    table = markdown_table(result).splitlines()
+    assert len(table) == 2 + len(cases) and sum("≈" in line for line in table) == 4
