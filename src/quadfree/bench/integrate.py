@@ -339,7 +339,8 @@ def spline_rows(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
 
     Example:
         >>> x = np.linspace(-1, 1, 64); a, b = np.array([-0.5]), np.array([0.5])
-        >>> rows = spline_rows(x, x ** 2, a, b, torch.tensor([1 / 12]), coarse=8, repeats=1)
+        >>> exact = torch.tensor([1 / 12], dtype=torch.float64)        # ∫ x² over [-0.5, 0.5]
+        >>> rows = spline_rows(x, x ** 2, a, b, exact, coarse=8, repeats=1)
         >>> [r["samples"] for r in rows], rows[1]["rel_error"] < 1e-12
         ([64, 8], True)
     """
