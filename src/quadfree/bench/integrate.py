@@ -50,7 +50,8 @@ NODE_LADDER = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = Fit1DConfig()
     p.add_argument("--intervals", type=int, default=1_000_000, help="random intervals")
-    p.add_argument("--min-length", type=float, default=0.1, help="shortest interval")
+    p.add_argument("--min-length", type=float, default=0.1,
+                   help="shortest interval (and shortest box side)")
     p.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
     p.add_argument("--scan-intervals", type=int, default=20_000,
                    help="intervals used to search the quadrature node count")
