@@ -10,7 +10,8 @@ flags from their own ``add_arguments(parser)`` / ``run(args)`` (see ``cli/bench.
 
 # Registered benchmarks: name -> one-line description.
 BENCHMARKS: dict[str, str] = {
-    "integrate": "AutoInt 1-D integrals vs Gauss–Legendre quadrature of the grad network",
+    "integrate": "AutoInt integrals vs quadrature, spline antiderivatives and summed-volume "
+                 "tables (1-D intervals, 2-D/3-D boxes)",
     "taylor": "FC²T² Taylor expansion vs the exact dense kernel sum (3-D Gaussian, N = M)",
     "nerf": "train the small CPU NeRF on the objects scene for a fixed time; test PSNR/SSIM",
     "tomo": "sparse-view CT: AutoInt-completed sinograms vs linear interpolation, FBP, SART",

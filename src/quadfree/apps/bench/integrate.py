@@ -1,13 +1,22 @@
-"""``quadfree bench integrate``: AutoInt 1-D integrals vs Gauss–Legendre quadrature.
+"""``quadfree bench integrate``: AutoInt integrals against quadrature and against what a user
+would use instead (spline antiderivatives, summed-volume tables, RBF interpolants).
 
-Fits the grad network of a SIREN integral network to cos(20x) + 0.5x² on [−1, 1], then
-integrates random intervals of length ≥ 0.1 two ways, timed side by side in one process:
+1-D: fits the grad network of a SIREN integral network to cos(20x) + 0.5x² on [−1, 1], then
+integrates random intervals of length ≥ 0.1, timed side by side in one process:
 
 (a) AutoInt: Φ(b) − Φ(a), two evaluations of the integral network per interval;
 (b) Gauss–Legendre quadrature of the same trained grad network with the smallest node count
-    whose error is within 10 % of (a)'s (searched on a subset, confirmed on all intervals).
+    whose error is within 10 % of (a)'s (searched on a subset, confirmed on all intervals);
+(c) the antiderivative of a cubic spline through the same samples (and through a coarse
+    subset of them): what a user holding samples of a 1-D signal would do.
 
-Errors are relative to the exact integral: ``‖I − I_exact‖₂ / ‖I_exact‖₂`` over all intervals.
+2-D and 3-D: box integrals from scattered noisy samples, AutoInt ``integrate_box`` against an
+RBF interpolant + summed-volume table, a table on gridded samples, and Monte Carlo /
+Gauss–Legendre of the same learned field (:mod:`quadfree.apps.bench.integrate_boxes`).
+
+Errors are relative to the exact integral: ``‖I − I_exact‖₂ / ‖I_exact‖₂`` over all intervals
+(boxes). Every row of ``table`` carries build seconds (what a method needs before its first
+answer), answer seconds and error, and their ratios to AutoInt's.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from quadfree.apps.bench.integrate_boxes import BoxSettings, run_boxes
+from quadfree.apps.bench.integrate_peers import spline_antiderivative
 from quadfree.apps.signals import builtin_signal
 from quadfree.autoint import AutoInt
 from quadfree.autoint.fit1d import Fit1DConfig, fit_1d
@@ -39,7 +50,8 @@ NODE_LADDER = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = Fit1DConfig()
     p.add_argument("--intervals", type=int, default=1_000_000, help="random intervals")
-    p.add_argument("--min-length", type=float, default=0.1, help="shortest interval")
+    p.add_argument("--min-length", type=float, default=0.1,
+                   help="shortest interval (and shortest box side)")
     p.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
     p.add_argument("--scan-intervals", type=int, default=20_000,
                    help="intervals used to search the quadrature node count")
@@ -49,6 +61,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth", type=int, default=2, help="SIREN hidden layers")
     p.add_argument("--w0", type=float, default=d.w0, help="SIREN w0")
     p.add_argument("--lr", type=float, default=d.lr, help="initial learning rate")
+    p.add_argument("--spline-coarse", type=int, default=512,
+                   help="samples of the coarse spline row (evenly spaced)")
+    b = BoxSettings()
+    p.add_argument("--box-dims", default="2,3",
+                   help="box-integral dimensions to run: 2, 3, '2,3' or 'none'")
+    p.add_argument("--boxes", type=int, default=b.boxes, help="random boxes per dimension")
+    p.add_argument("--box-samples", type=int, default=b.samples,
+                   help="scattered samples of the box field")
+    p.add_argument("--box-noise", type=float, default=b.noise,
+                   help="standard deviation of the samples' Gaussian noise")
+    p.add_argument("--box-steps", type=int, default=b.steps, help="training steps (boxes)")
+    p.add_argument("--box-hidden", type=int, default=b.hidden, help="SIREN width (boxes)")
+    p.add_argument("--rbf-grid", type=int, default=b.rbf_grid,
+                   help="cells per axis of the RBF resampling (0: 128 in 2-D, 32 in 3-D)")
+    p.add_argument("--rbf-smoothing", type=float, default=b.rbf_smoothing,
+                   help="RBF smoothing parameter")
+    p.add_argument("--peer-boxes", type=int, default=b.peer_boxes,
+                   help="boxes for Monte Carlo / Gauss-Legendre of the learned field")
+    p.add_argument("--mc-samples", type=int, default=b.mc_samples,
+                   help="Monte Carlo points per box")
 
 
 def random_intervals(n: int, domain: tuple[float, float], min_length: float,
@@ -173,6 +205,14 @@ def exact_signal_nodes(f: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: 
 def run(args: argparse.Namespace) -> dict:
     if args.intervals < 1 or args.repeats < 1:
         raise QuadfreeError("--intervals and --repeats must be >= 1")
+    box_dims = parse_box_dims(args.box_dims)               # bad settings fail before any work
+    box_settings = BoxSettings(
+        boxes=args.boxes, samples=args.box_samples, noise=args.box_noise,
+        min_length=args.min_length, steps=args.box_steps, hidden=args.box_hidden,
+        rbf_grid=args.rbf_grid, rbf_smoothing=args.rbf_smoothing, peer_boxes=args.peer_boxes,
+        mc_samples=args.mc_samples, repeats=args.repeats)
+    if box_dims:
+        box_settings.check()
     device = resolve_device(args.device)
     gen = seed_everything(args.seed)
     signal = builtin_signal("cosmix")
@@ -250,8 +290,89 @@ def run(args: argparse.Namespace) -> dict:
         "quadrature_nodes_exact_signal": exact_signal_nodes(
             f_np, a[:m].numpy(), b[:m].numpy(), exact[:m].numpy(), TOLERANCE * sub_err),
     }
+    one_d = [
+        {"method": "AutoInt Φ(b) − Φ(a)", "build_seconds": history.seconds,
+         "answer_seconds": auto_s, "intervals": args.intervals, "rel_error": auto_err},
+        {"method": f"Gauss–Legendre {nodes} nodes of the same grad network",
+         "build_seconds": history.seconds, "answer_seconds": quad_s,
+         "intervals": args.intervals, "rel_error": quad_err},
+        *spline_rows(x, y, a.numpy(), b.numpy(), exact, args.spline_coarse, args.repeats),
+    ]
+    result["spline"] = one_d[2:]
+    result["table"] = [{"case": "1-D samples, 10^6 intervals" if args.intervals == 10 ** 6
+                        else f"1-D samples, {args.intervals} intervals", **row}
+                       for row in _with_ratios(one_d)]
+    result["boxes"] = {}
+    for dim in box_dims:
+        boxes = run_boxes(dim, box_settings, gen, device, seed=args.seed,
+                          progress=not args.quiet)
+        result["boxes"][f"{dim}d"] = boxes
+        result["table"] += [{"case": f"{dim}-D scattered noisy samples, {args.boxes} boxes",
+                             **row} for row in boxes["rows"]]
     _plot(result, Path(args.json).with_suffix(".png"))
     return result
+
+
+def parse_box_dims(text: str) -> list[int]:
+    """``"2,3"`` → ``[2, 3]``; ``"none"`` → ``[]``.
+
+    Example:
+        >>> parse_box_dims("3"), parse_box_dims("none")
+        ([3], [])
+    """
+    if text.strip().lower() in ("none", ""):
+        return []
+    try:
+        dims = [int(part) for part in text.split(",")]
+    except ValueError:
+        dims = []
+    if not dims or any(d not in (2, 3) for d in dims):
+        raise QuadfreeError(f"box dimensions {text!r}: expected 2, 3, '2,3' or 'none'")
+    return dims
+
+
+def spline_rows(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
+                exact: torch.Tensor, coarse: int, repeats: int) -> list[dict]:
+    """The cubic-spline antiderivative peer on all samples ``(x, y)`` and on ``coarse`` evenly
+    spaced ones: median seconds to build it and to answer all intervals ``[a, b]``, error.
+
+    Shapes: x, y ``(N,)``; a, b, exact ``(M,)``.
+
+    Example:
+        >>> x = np.linspace(-1, 1, 64); a, b = np.array([-0.5]), np.array([0.5])
+        >>> exact = torch.tensor([1 / 12], dtype=torch.float64)        # ∫ x² over [-0.5, 0.5]
+        >>> rows = spline_rows(x, x ** 2, a, b, exact, coarse=8, repeats=1)
+        >>> [r["samples"] for r in rows], rows[1]["rel_error"] < 1e-12
+        ([64, 8], True)
+    """
+    if not 2 <= coarse <= len(x):
+        raise QuadfreeError(f"spline_coarse {coarse}: must be in [2, {len(x)}]")
+    spline_antiderivative(x[:4], y[:4])                  # warm-up: scipy's import not timed
+    rows = []
+    for n in (len(x), coarse):
+        idx = np.linspace(0, len(x) - 1, n).round().astype(int)
+        xs, ys = x[idx], y[idx]
+        build_t, answer_t = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            antiderivative = spline_antiderivative(xs, ys)
+            build_t.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            pred = antiderivative(b) - antiderivative(a)
+            answer_t.append(time.perf_counter() - start)
+        rows.append({"method": f"cubic spline antiderivative, {n} samples",
+                     "build_seconds": statistics.median(build_t),
+                     "answer_seconds": statistics.median(answer_t), "intervals": len(a),
+                     "rel_error": rel_error(torch.as_tensor(pred), exact), "samples": n,
+                     "build_times": build_t, "answer_times": answer_t})
+    return rows
+
+
+def _with_ratios(rows: list[dict]) -> list[dict]:
+    auto = rows[0]
+    return [{**row, "answer_seconds_vs_autoint": row["answer_seconds"] / auto["answer_seconds"],
+             "build_seconds_vs_autoint": row["build_seconds"] / auto["build_seconds"],
+             "rel_error_vs_autoint": row["rel_error"] / auto["rel_error"]} for row in rows]
 
 
 def _plot(result: dict, path: Path) -> None:
