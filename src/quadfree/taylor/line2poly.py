@@ -1,0 +1,158 @@
+"""``line2poly`` (paper §5.1.1): each crossed cell's polynomial restricted to the ray.
+
+Inside a segment ``[t_in, t_out]`` the expansion is one polynomial of total degree ≤ ρ in the
+cell's local coordinate ``u``; along the ray ``u`` is affine in t, so ``f(o + t·r)`` is a
+univariate polynomial of degree ≤ ρ. We write it in the segment's own parameter
+``τ ∈ [−1, 1]`` (``t = t_mid + τ·(t_out − t_in)/2``), where ``u(τ) = a + b·τ`` stays inside
+the cell, so the coefficients are well conditioned whatever the ray's length or origin.
+
+The coefficients come from the cell polynomial's values at ρ + 1 Chebyshev nodes in τ and
+one fixed inverse Vandermonde matrix: the restriction *is* a polynomial of degree ≤ ρ, so
+this interpolation is exact up to round-off (it equals the paper's binomial expansion and
+needs no per-multi-index bookkeeping). Work is chunked over segments to bound memory.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import torch
+
+from quadfree.taylor.expansion import Expansion
+from quadfree.taylor.legendre import basis_torch
+from quadfree.taylor.multiindex import multi_indices
+from quadfree.taylor.rays import Segments
+
+CHUNK = 1 << 15
+
+
+@cache
+def _nodes(order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chebyshev nodes τ_j, the inverse Vandermonde (values → monomial coefficients) and the
+    values → Bernstein-coefficient matrix on [−1, 1]."""
+    k = order + 1
+    tau = np.cos(np.pi * (np.arange(k) + 0.5) / k)[::-1].copy()
+    V = tau[:, None] ** np.arange(k)[None, :]
+    x = (tau + 1.0) / 2.0
+    from math import comb
+    Bm = np.stack([[comb(order, i) * xj ** i * (1 - xj) ** (order - i) for i in range(k)]
+                   for xj in x])
+    return tau, np.linalg.inv(V), np.linalg.inv(Bm)
+
+
+def segment_coordinates(seg: Segments, o: torch.Tensor, r: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Local cell coordinates ``u(τ) = a + b·τ`` of each segment: a, b ``(..., S, d)``.
+
+    ``a`` is the segment midpoint and ``b`` the half-segment in units of the half cell width;
+    o, r ``(..., d)`` as passed to :func:`~quadfree.taylor.rays.traverse`.
+
+    Example:
+        >>> from quadfree.taylor.rays import traverse
+        >>> o, r = torch.tensor([[-2.0, -0.75]]), torch.tensor([[1.0, 0.0]])
+        >>> a, b = segment_coordinates(traverse(o, r, 4), o, r)
+        >>> a[0, 0].tolist(), b[0, 0].tolist()
+        ([0.0, 0.0], [1.0, 0.0])
+    """
+    half_cell = 1.0 / seg.n
+    mid = 0.5 * (seg.t_in + seg.t_out)
+    half = 0.5 * (seg.t_out - seg.t_in)
+    a = (o[..., None, :] + mid[..., None] * r[..., None, :] - seg.centres) / half_cell
+    b = half[..., None] * r[..., None, :] / half_cell
+    return a, b
+
+
+def _basis_values(u: torch.Tensor, order: int) -> torch.Tensor:
+    """``E_k(u)`` for the storage-order multi-indices: ``(K, d)`` → ``(K, P)``."""
+    d = u.shape[-1]
+    e = basis_torch(u, order)[0]                                   # (K, d, ρ+1)
+    idx = torch.tensor(multi_indices(d, order), device=u.device)   # (P, d)
+    out = e[:, 0, idx[:, 0]]
+    for ax in range(1, d):
+        out = out * e[:, ax, idx[:, ax]]
+    return out
+
+
+def line2poly(E: Expansion, seg: Segments, o: torch.Tensor, r: torch.Tensor,
+              chunk: int = CHUNK) -> torch.Tensor:
+    """Univariate polynomial of every segment: monomial coefficients in τ ∈ [−1, 1].
+
+    E: expansion with coeffs ``(B, C, n…, P)``; seg from ``traverse(o, r, E.n)`` with rays
+    ``o, r`` of shape ``(B, R, d)``. Returns ``(B, C, R, S, ρ+1)``:
+    ``f(o + t·r) = Σ_m out[..., m] τ^m`` on segment s, ``t = t_mid + τ·(t_out − t_in)/2``.
+    Invalid segments get the polynomial of cell 0 (mask them with ``seg.valid``).
+    Differentiable in E.coeffs, o and r.
+
+    Example:
+        >>> from quadfree.taylor import FC2T2
+        >>> from quadfree.taylor.rays import traverse
+        >>> E = FC2T2("1 + x**2 + y**2", levels=1, order=2, dim=2).expand(
+        ...     torch.zeros(1, 1, 2, dtype=torch.float64), torch.ones(1, 1, 1, dtype=torch.float64))
+        >>> o = torch.tensor([[[-2.0, 0.0]]], dtype=torch.float64)
+        >>> r = torch.tensor([[[1.0, 0.0]]], dtype=torch.float64)
+        >>> seg = traverse(o, r, E.n)
+        >>> c = line2poly(E, seg, o, r)       # first cell: x = −0.75 + 0.25 τ → 1 + x²
+        >>> [round(v, 6) for v in c[0, 0, 0, 0].tolist()]
+        [1.5625, -0.375, 0.0625]
+    """
+    B, C = E.coeffs.shape[:2]
+    P, order, d, n = E.coeffs.shape[-1], E.order, E.dim, E.n
+    R, S = seg.valid.shape[1:]
+    tau, vinv, _ = _nodes(order)
+    tau = torch.as_tensor(tau, dtype=E.coeffs.dtype, device=E.coeffs.device)
+    vinv = torch.as_tensor(vinv, dtype=E.coeffs.dtype, device=E.coeffs.device)
+    a, b = segment_coordinates(seg, o.to(E.coeffs.dtype), r.to(E.coeffs.dtype))
+    rows = E.coeffs.reshape(B, C, -1, P)                           # (B, C, n^d, P)
+    flat = seg.cell[..., 0]
+    for ax in range(1, d):
+        flat = flat * n + seg.cell[..., ax]
+    flat = flat.reshape(B, R * S)
+    a, b = a.reshape(B, R * S, d), b.reshape(B, R * S, d)
+    out = []
+    for s in range(0, R * S, chunk):
+        fl, ac, bc = flat[:, s: s + chunk], a[:, s: s + chunk], b[:, s: s + chunk]
+        k = fl.shape[1]
+        coef = rows.gather(2, fl[:, None, :, None].expand(B, C, k, P))   # (B, C, k, P)
+        u = (ac[:, :, None, :] + bc[:, :, None, :] * tau[:, None]).clamp(-1.0, 1.0)
+        Ev = _basis_values(u.reshape(-1, d), order).reshape(B, k, order + 1, P)
+        vals = torch.einsum("bckp,bkjp->bckj", coef, Ev)
+        out.append(vals @ vinv.T)
+    return torch.cat(out, 2).reshape(B, C, R, S, order + 1)
+
+
+def bernstein(poly: torch.Tensor) -> torch.Tensor:
+    """Bernstein coefficients on τ ∈ [−1, 1] of monomial coefficients ``(..., ρ+1)``.
+
+    A polynomial has no root in [−1, 1] when all its Bernstein coefficients share a strict
+    sign (convex-hull property): the cheap exclusion test of the root finder.
+
+    Example:
+        >>> bernstein(torch.tensor([0.0, 1.0], dtype=torch.float64)).tolist()   # τ
+        [-1.0, 1.0]
+    """
+    order = poly.shape[-1] - 1
+    tau, _, binv = _nodes(order)
+    V = torch.as_tensor(tau[:, None] ** np.arange(order + 1)[None, :], dtype=poly.dtype,
+                        device=poly.device)
+    M = torch.as_tensor(binv, dtype=poly.dtype, device=poly.device) @ V
+    return poly @ M.T
+
+
+def integrate_segments(poly: torch.Tensor, seg: Segments) -> torch.Tensor:
+    """``∫ f(o + t·r) dt`` over each segment from its polynomial ``(..., R, S, ρ+1)``.
+
+    ``∫_{t_in}^{t_out} = (t_out − t_in)/2 · Σ_{m even} 2·c_m/(m+1)``; invalid segments give 0.
+    Returns ``(..., R, S)``.
+
+    Example:
+        >>> from quadfree.taylor.rays import traverse
+        >>> seg = traverse(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]), 2)
+        >>> poly = torch.tensor([[[1.0, 5.0, 3.0]]]).expand(1, seg.valid.shape[1], 3)
+        >>> float(integrate_segments(poly, seg).sum())       # one cell of length 1: 1 + 1
+        2.0
+    """
+    m = torch.arange(poly.shape[-1], device=poly.device)
+    weights = torch.where(m % 2 == 0, 2.0 / (m + 1.0), torch.zeros_like(m, dtype=torch.float64))
+    val = poly @ weights.to(poly.dtype)
+    return torch.where(seg.valid, 0.5 * seg.length * val, torch.zeros_like(val))
