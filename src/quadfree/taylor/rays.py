@@ -140,8 +140,6 @@ def traverse(o: torch.Tensor, r: torch.Tensor, n: int, near=0.0, far=math.inf) -
     o, r = check_rays(o, r, o.shape[-1] if isinstance(o, torch.Tensor) and o.dim() else 0)
     lead, d = o.shape[:-1], o.shape[-1]
     t0, t1 = clip_to_domain(o, r, near, far)
-    if not torch.isfinite(t1).all():
-        raise QuadfreeError("far: a ray with an infinite far bound never leaves the domain")
     o2, r2 = o.reshape(-1, d), r.reshape(-1, d)
     t0, t1 = t0.reshape(-1, 1), t1.reshape(-1, 1)
     planes = torch.linspace(-1.0, 1.0, n + 1, dtype=o.dtype, device=o.device)
