@@ -256,3 +256,19 @@ def test_user_errors_name_the_input():
         depth("gauss", p, w, o, r)
     with pytest.raises(QuadfreeError, match="channel"):
         find_first_root(S.expand(p, w), o, r, channel=1)
+
+
+def test_cell_ranges_bound_the_cell_polynomials():
+    from quadfree.taylor.roots import cell_ranges
+    g = torch.Generator().manual_seed(11)
+    S = FC2T2(GAUSS, levels=2, order=4)
+    p, w = blob(12)
+    E = S.expand(p, w)
+    lo, hi = cell_ranges(E)
+    x = torch.rand(20000, 3, generator=g, dtype=F64) * 2 - 1
+    cell = ((x + 1) * E.n / 2).floor().long().clamp(0, E.n - 1)
+    flat = (cell[:, 0] * E.n + cell[:, 1]) * E.n + cell[:, 2]
+    f = E(x)[0, 0]
+    assert (lo[0, flat] <= f + 1e-12).all() and (f <= hi[0, flat] + 1e-12).all()
+    # and they are useful: most cells of this blob are excluded for level 0.5
+    assert ((lo[0] > 0.5) | (hi[0] < 0.5)).float().mean() > 0.5

@@ -21,10 +21,10 @@ import torch
 
 from quadfree.taylor.expansion import Expansion
 from quadfree.taylor.legendre import basis_torch
-from quadfree.taylor.multiindex import multi_indices
+from quadfree.taylor.multiindex import dense_positions
 from quadfree.taylor.rays import Segments
 
-CHUNK = 1 << 15
+CHUNK = 1 << 13
 
 
 @cache
@@ -65,13 +65,62 @@ def segment_coordinates(seg: Segments, o: torch.Tensor, r: torch.Tensor
 
 def _basis_values(u: torch.Tensor, order: int) -> torch.Tensor:
     """``E_k(u)`` for the storage-order multi-indices: ``(K, d)`` → ``(K, P)``."""
-    d = u.shape[-1]
+    K, d = u.shape
     e = basis_torch(u, order)[0]                                   # (K, d, ρ+1)
-    idx = torch.tensor(multi_indices(d, order), device=u.device)   # (P, d)
-    out = e[:, 0, idx[:, 0]]
-    for ax in range(1, d):
-        out = out * e[:, ax, idx[:, ax]]
+    out = e[:, 0]
+    for ax in range(1, d):                                         # dense (ρ+1)^d products
+        out = (out[:, :, None] * e[:, ax, None, :]).reshape(K, -1)
+    return out.index_select(1, dense_positions(d, order, u.device))
+
+
+def flat_cells(cell: torch.Tensor, n: int) -> torch.Tensor:
+    """Row-major flat index of per-axis cell indices ``(..., d)`` → ``(...)``.
+
+    Example:
+        >>> flat_cells(torch.tensor([[1, 2]]), 4).tolist()
+        [6]
+    """
+    out = cell[..., 0]
+    for ax in range(1, cell.shape[-1]):
+        out = out * n + cell[..., ax]
     return out
+
+
+def segment_polynomials(E: Expansion, batch: torch.Tensor, cell: torch.Tensor,
+                        a: torch.Tensor, b: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
+    """Univariate polynomials of a flat list of K segments: ``(K, C, ρ+1)`` coefficients of τ^m.
+
+    batch ``(K,)`` batch index, cell ``(K,)`` flat cell index (see :func:`flat_cells`),
+    a, b ``(K, d)`` from :func:`segment_coordinates`. Differentiable in E.coeffs, a and b.
+
+    Example:
+        >>> from quadfree.taylor import FC2T2
+        >>> E = FC2T2("1 + x**2 + y**2", levels=1, order=2, dim=2).expand(
+        ...     torch.zeros(1, 1, 2), torch.ones(1, 1, 1))
+        >>> c = segment_polynomials(E, torch.tensor([0]), torch.tensor([0]),
+        ...                         torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]))
+        >>> [round(v, 4) for v in c[0, 0].tolist()]      # x = −0.75 + 0.25 τ, y = −0.75
+        [2.125, -0.375, 0.0625]
+    """
+    B, C = E.coeffs.shape[:2]
+    P, order, d = E.coeffs.shape[-1], E.order, E.dim
+    dtype, device = E.coeffs.dtype, E.coeffs.device
+    tau, vinv, _ = _nodes(order)
+    tau = torch.as_tensor(tau, dtype=dtype, device=device)
+    vinv = torch.as_tensor(vinv, dtype=dtype, device=device)
+    rows = E.coeffs.reshape(B, C, -1, P).permute(0, 2, 1, 3).reshape(-1, C, P)   # (B·n^d, C, P)
+    row = batch * (rows.shape[0] // B) + cell
+    out = []
+    for s in range(0, row.shape[0], chunk):
+        coef = rows.index_select(0, row[s: s + chunk])                    # (k, C, P)
+        k = coef.shape[0]
+        u = (a[s: s + chunk, None, :] + b[s: s + chunk, None, :] * tau[:, None]).clamp(-1, 1)
+        Ev = _basis_values(u.reshape(-1, d).to(dtype), order).reshape(k, order + 1, P)
+        vals = torch.bmm(coef, Ev.transpose(1, 2))                        # (k, C, ρ+1)
+        out.append(vals @ vinv.T)
+    if not out:
+        return torch.zeros(0, C, order + 1, dtype=dtype, device=device)
+    return torch.cat(out, 0)
 
 
 def line2poly(E: Expansion, seg: Segments, o: torch.Tensor, r: torch.Tensor,
@@ -97,28 +146,13 @@ def line2poly(E: Expansion, seg: Segments, o: torch.Tensor, r: torch.Tensor,
         [1.5625, -0.375, 0.0625]
     """
     B, C = E.coeffs.shape[:2]
-    P, order, d, n = E.coeffs.shape[-1], E.order, E.dim, E.n
+    d = E.dim
     R, S = seg.valid.shape[1:]
-    tau, vinv, _ = _nodes(order)
-    tau = torch.as_tensor(tau, dtype=E.coeffs.dtype, device=E.coeffs.device)
-    vinv = torch.as_tensor(vinv, dtype=E.coeffs.dtype, device=E.coeffs.device)
     a, b = segment_coordinates(seg, o.to(E.coeffs.dtype), r.to(E.coeffs.dtype))
-    rows = E.coeffs.reshape(B, C, -1, P)                           # (B, C, n^d, P)
-    flat = seg.cell[..., 0]
-    for ax in range(1, d):
-        flat = flat * n + seg.cell[..., ax]
-    flat = flat.reshape(B, R * S)
-    a, b = a.reshape(B, R * S, d), b.reshape(B, R * S, d)
-    out = []
-    for s in range(0, R * S, chunk):
-        fl, ac, bc = flat[:, s: s + chunk], a[:, s: s + chunk], b[:, s: s + chunk]
-        k = fl.shape[1]
-        coef = rows.gather(2, fl[:, None, :, None].expand(B, C, k, P))   # (B, C, k, P)
-        u = (ac[:, :, None, :] + bc[:, :, None, :] * tau[:, None]).clamp(-1.0, 1.0)
-        Ev = _basis_values(u.reshape(-1, d), order).reshape(B, k, order + 1, P)
-        vals = torch.einsum("bckp,bkjp->bckj", coef, Ev)
-        out.append(vals @ vinv.T)
-    return torch.cat(out, 2).reshape(B, C, R, S, order + 1)
+    batch = torch.arange(B, device=a.device).repeat_interleave(R * S)
+    poly = segment_polynomials(E, batch, flat_cells(seg.cell, seg.n).reshape(-1),
+                               a.reshape(-1, d), b.reshape(-1, d), chunk)
+    return poly.reshape(B, R, S, C, -1).permute(0, 3, 1, 2, 4)
 
 
 def bernstein(poly: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,8 @@ from torch.autograd.function import once_differentiable
 
 from quadfree.errors import QuadfreeError
 from quadfree.taylor.expansion import FC2T2, Expansion, second_derivative_orders
-from quadfree.taylor.line2poly import bernstein, line2poly
+from quadfree.taylor.line2poly import bernstein, flat_cells, segment_polynomials
+from quadfree.taylor.multiindex import multi_indices
 from quadfree.taylor.rays import check_rays, traverse
 
 
@@ -50,7 +51,7 @@ def _horner(c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _bisect_iterations(dtype: torch.dtype) -> int:
-    return 64 if dtype == torch.float64 else 32
+    return 56 if dtype == torch.float64 else 26
 
 
 def crossings(c: torch.Tensor) -> torch.Tensor:
@@ -116,13 +117,37 @@ def _rays_for(o: torch.Tensor, r: torch.Tensor, B: int, d: int
     return o.expand(B, -1, -1), r.expand(B, -1, -1)
 
 
+def cell_ranges(E: Expansion, channel: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bounds ``lo ≤ f ≤ hi`` of each cell's polynomial over the whole cell: ``(B, n^d)`` each.
+
+    ``|E_k(u)| ≤ Π_i sqrt((2k_i + 1)/2)`` on [−1, 1]^d, so the constant term ± the weighted
+    sum of the other coefficients' magnitudes bounds the cell. Cells whose range excludes
+    the level hold no root and are skipped before any ray polynomial is built.
+
+    Example:
+        >>> S = FC2T2("1 + x**2 + y**2", levels=1, order=2, dim=2)
+        >>> lo, hi = cell_ranges(S.expand(torch.zeros(1, 1, 2), torch.ones(1, 1, 1)))
+        >>> round(float(lo[0, 0]), 3), round(float(hi[0, 0]), 3)   # cell [−1, −0.5]²: f ∈ [1.5, 3]
+        (1.333, 3.0)
+    """
+    B, P = E.coeffs.shape[0], E.coeffs.shape[-1]
+    coef = E.coeffs[:, channel].reshape(B, -1, P)
+    idx = torch.tensor(multi_indices(E.dim, E.order), dtype=coef.dtype, device=coef.device)
+    bound = torch.sqrt((2 * idx + 1) / 2).prod(-1)                       # (P,)
+    centre = coef[..., 0] * bound[0]
+    spread = (coef[..., 1:].abs() * bound[1:]).sum(-1)
+    return centre - spread, centre + spread
+
+
 @torch.no_grad()
 def find_first_root(E: Expansion, o: torch.Tensor, r: torch.Tensor, level: float = 0.0,
                     near=0.0, far=math.inf, channel: int = 0) -> RootHits:
     """First sign change of ``f(o + t·r) − level`` for t in [near, far] (no gradients).
 
     E: expansion ``(B, C, n…, P)``; o, r: ``(R, d)`` or ``(B, R, d)``; near, far: floats or
-    ``(B, R)``. Only the part of each ray inside [−1, 1]^d is searched.
+    ``(B, R)``. Only the part of each ray inside [−1, 1]^d is searched. Three filters keep
+    the work on the few cells near the level set: the cell's range (:func:`cell_ranges`),
+    the segment polynomial's Bernstein coefficients, then exact :func:`crossings`.
 
     Example:
         >>> S = FC2T2("exp(-10*(x**2+y**2+z**2))", levels=2, order=4)
@@ -140,17 +165,26 @@ def find_first_root(E: Expansion, o: torch.Tensor, r: torch.Tensor, level: float
         raise QuadfreeError(f"channel={channel}: the expansion has {C} channel(s)")
     o, r = _rays_for(o.to(E.coeffs.dtype), r.to(E.coeffs.dtype), B, d)
     seg = traverse(o, r, E.n, near, far)
-    sub = Expansion(coeffs=E.coeffs[:, channel: channel + 1], order=E.order, clamp=E.clamp)
-    poly = line2poly(sub, seg, o, r)[:, 0]                              # (B, R, S, ρ+1)
-    poly = poly.clone()
-    poly[..., 0] -= level
-    bern = bernstein(poly)
-    maybe = seg.valid & ~((bern > 0).all(-1) | (bern < 0).all(-1))
-    t_root = torch.full(seg.valid.shape, math.inf, dtype=poly.dtype, device=poly.device)
+    lo, hi = cell_ranges(E, channel)
+    cells = flat_cells(seg.cell, seg.n)                                  # (B, R, S)
+    bi = torch.arange(B, device=cells.device)[:, None, None].expand_as(cells)
+    maybe = seg.valid & (lo[bi, cells] <= level) & (hi[bi, cells] >= level)
+    t_root = torch.full(seg.valid.shape, math.inf, dtype=E.coeffs.dtype, device=o.device)
     if maybe.any():
-        tau = crossings(poly[maybe])[:, 0]                               # first per segment
-        mid = 0.5 * (seg.t_in + seg.t_out)[maybe]
-        half = 0.5 * (seg.t_out - seg.t_in)[maybe]
+        b_idx, r_idx, s_idx = maybe.nonzero(as_tuple=True)
+        t_in, t_out = seg.t_in[maybe], seg.t_out[maybe]
+        mid, half = 0.5 * (t_in + t_out), 0.5 * (t_out - t_in)
+        centre = -1.0 + (seg.cell[maybe].to(mid.dtype) + 0.5) * (2.0 / seg.n)
+        a = (o[b_idx, r_idx] + mid[:, None] * r[b_idx, r_idx] - centre) * seg.n
+        b = half[:, None] * r[b_idx, r_idx] * seg.n
+        sub = Expansion(coeffs=E.coeffs[:, channel: channel + 1], order=E.order, clamp=E.clamp)
+        poly = segment_polynomials(sub, b_idx, cells[maybe], a, b)[:, 0]   # (K, ρ+1)
+        poly[:, 0] -= level
+        bern = bernstein(poly)
+        keep = ~((bern > 0).all(-1) | (bern < 0).all(-1))
+        tau = torch.full_like(mid, math.inf)
+        if keep.any():
+            tau[keep] = crossings(poly[keep])[:, 0]                      # first per segment
         t_root[maybe] = torch.where(torch.isfinite(tau), mid + tau * half, tau)
     t = t_root.min(-1).values
     hit = torch.isfinite(t)
