@@ -15,6 +15,7 @@ needs no per-multi-index bookkeeping). Work is chunked over segments to bound me
 from __future__ import annotations
 
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -61,6 +62,49 @@ def segment_coordinates(seg: Segments, o: torch.Tensor, r: torch.Tensor
     a = (o[..., None, :] + mid[..., None] * r[..., None, :] - seg.centres) / half_cell
     b = half[..., None] * r[..., None, :] / half_cell
     return a, b
+
+
+class SegmentList(NamedTuple):
+    """A flat list of K selected segments (see :func:`gather_segments`).
+
+    Attributes:
+        batch, ray: ``(K,)`` batch and ray index; cell: ``(K,)`` flat cell index.
+        mid, half: ``(K,)`` segment midpoint and half-length in t.
+        a, b: ``(K, d)`` local coordinates ``u(τ) = a + b·τ``.
+    """
+
+    batch: torch.Tensor
+    ray: torch.Tensor
+    cell: torch.Tensor
+    mid: torch.Tensor
+    half: torch.Tensor
+    a: torch.Tensor
+    b: torch.Tensor
+
+
+def gather_segments(seg: Segments, mask: torch.Tensor, o: torch.Tensor, r: torch.Tensor
+                    ) -> SegmentList:
+    """The segments where ``mask (B, R, S)`` holds, as a flat :class:`SegmentList`.
+
+    o, r ``(B, R, d)``; differentiable in o and r (and in seg's t_in/t_out).
+
+    Example:
+        >>> from quadfree.taylor.rays import traverse
+        >>> o, r = torch.tensor([[[-2.0, -0.75]]]), torch.tensor([[[1.0, 0.0]]])
+        >>> seg = traverse(o, r, 4)
+        >>> sl = gather_segments(seg, seg.valid, o, r)
+        >>> sl.ray.tolist(), sl.mid.tolist(), sl.a[0].tolist()
+        ([0, 0, 0, 0], [1.25, 1.75, 2.25, 2.75], [0.0, 0.0])
+    """
+    b_idx, r_idx, _ = mask.nonzero(as_tuple=True)
+    t_in, t_out = seg.t_in[mask], seg.t_out[mask]
+    mid, half = 0.5 * (t_in + t_out), 0.5 * (t_out - t_in)
+    centre = -1.0 + (seg.cell[mask].to(mid.dtype) + 0.5) * (2.0 / seg.n)
+    ob, rb = o[b_idx, r_idx], r[b_idx, r_idx]
+    a = (ob + mid[:, None] * rb - centre) * seg.n          # half a cell is 1/n
+    b = half[:, None] * rb * seg.n
+    return SegmentList(batch=b_idx, ray=r_idx, cell=flat_cells(seg.cell, seg.n)[mask],
+                       mid=mid, half=half, a=a, b=b)
 
 
 def _basis_values(u: torch.Tensor, order: int) -> torch.Tensor:
@@ -173,20 +217,15 @@ def bernstein(poly: torch.Tensor) -> torch.Tensor:
     return poly @ M.T
 
 
-def integrate_segments(poly: torch.Tensor, seg: Segments) -> torch.Tensor:
-    """``∫ f(o + t·r) dt`` over each segment from its polynomial ``(..., R, S, ρ+1)``.
+def integrate_polynomials(poly: torch.Tensor) -> torch.Tensor:
+    """``∫_{−1}^{1} Σ_m c_m τ^m dτ = Σ_{m even} 2·c_m/(m+1)`` for coefficients ``(..., ρ+1)``.
 
-    ``∫_{t_in}^{t_out} = (t_out − t_in)/2 · Σ_{m even} 2·c_m/(m+1)``; invalid segments give 0.
-    Returns ``(..., R, S)``.
+    Multiply by a segment's half-length for its integral in t. Returns ``(...)``.
 
     Example:
-        >>> from quadfree.taylor.rays import traverse
-        >>> seg = traverse(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]), 2)
-        >>> poly = torch.tensor([[[1.0, 5.0, 3.0]]]).expand(1, seg.valid.shape[1], 3)
-        >>> float(integrate_segments(poly, seg).sum())       # one cell of length 1: 1 + 1
-        2.0
+        >>> float(integrate_polynomials(torch.tensor([1.0, 5.0, 3.0])))     # 2 + 0 + 2
+        4.0
     """
-    m = torch.arange(poly.shape[-1], device=poly.device)
-    weights = torch.where(m % 2 == 0, 2.0 / (m + 1.0), torch.zeros_like(m, dtype=torch.float64))
-    val = poly @ weights.to(poly.dtype)
-    return torch.where(seg.valid, 0.5 * seg.length * val, torch.zeros_like(val))
+    m = torch.arange(poly.shape[-1], device=poly.device, dtype=poly.dtype)
+    weights = torch.where(m % 2 == 0, 2.0 / (m + 1.0), torch.zeros_like(m))
+    return poly @ weights

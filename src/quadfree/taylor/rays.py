@@ -99,7 +99,8 @@ def clip_to_domain(o: torch.Tensor, r: torch.Tensor, near=0.0, far=math.inf
     """The part ``[t0, t1]`` of ``[near, far]`` where ``o + t·r`` lies in [−1, 1]^d.
 
     Shapes: o, r ``(..., d)``; near, far floats or ``(...)`` → t0, t1 ``(...)``. Where the
-    ray misses the domain (or the interval is empty) ``t1 = t0``.
+    ray misses the domain (or the interval is empty) ``t0 = t1 = near`` (0 if near is
+    infinite), so both stay finite.
 
     Example:
         >>> t0, t1 = clip_to_domain(torch.tensor([[-3.0, 0.0]]), torch.tensor([[1.0, 0.0]]))
@@ -119,8 +120,10 @@ def clip_to_domain(o: torch.Tensor, r: torch.Tensor, near=0.0, far=math.inf
         hi = torch.where(par, torch.where(inside, inf, -inf), torch.maximum(ta, tb))
         t0 = torch.maximum(t0, lo)
         t1 = torch.minimum(t1, hi)
-    t1 = torch.maximum(t1, t0)
-    return t0, t1
+    empty = ~(t1 > t0)
+    start = _interval(near, o, "near")
+    fill = torch.where(torch.isfinite(start), start, torch.zeros_like(start))
+    return torch.where(empty, fill, t0), torch.where(empty, fill, t1)
 
 
 def traverse(o: torch.Tensor, r: torch.Tensor, n: int, near=0.0, far=math.inf) -> Segments:
@@ -163,3 +166,21 @@ def traverse(o: torch.Tensor, r: torch.Tensor, n: int, near=0.0, far=math.inf) -
     S = t_in.shape[1]
     return Segments(t_in=t_in.reshape(*lead, S), t_out=t_out.reshape(*lead, S),
                     cell=cell.reshape(*lead, S, d), valid=valid.reshape(*lead, S), n=n)
+
+
+def batch_rays(o: torch.Tensor, r: torch.Tensor, B: int, d: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate rays ``(R, d)`` (shared by the batch) or ``(B, R, d)``; expand to ``(B, R, d)``.
+
+    Example:
+        >>> o, r = batch_rays(torch.zeros(5, 3), torch.ones(5, 3), 2, 3)
+        >>> o.shape
+        torch.Size([2, 5, 3])
+    """
+    o, r = check_rays(o, r, d)
+    if o.dim() == 2:
+        o, r = o.unsqueeze(0), r.unsqueeze(0)
+    if o.dim() != 3 or o.shape[0] not in (1, B):
+        raise QuadfreeError(f"ray origins o: shape {tuple(o.shape)} must be (R, {d}) or "
+                            f"({B}, R, {d})")
+    return o.expand(B, -1, -1), r.expand(B, -1, -1)

@@ -37,9 +37,9 @@ from torch.autograd.function import once_differentiable
 
 from quadfree.errors import QuadfreeError
 from quadfree.taylor.expansion import FC2T2, Expansion, second_derivative_orders
-from quadfree.taylor.line2poly import bernstein, flat_cells, segment_polynomials
+from quadfree.taylor.line2poly import bernstein, flat_cells, gather_segments, segment_polynomials
 from quadfree.taylor.multiindex import multi_indices
-from quadfree.taylor.rays import check_rays, traverse
+from quadfree.taylor.rays import batch_rays, traverse
 
 
 def _horner(c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -106,17 +106,6 @@ class RootHits(NamedTuple):
     q: torch.Tensor
 
 
-def _rays_for(o: torch.Tensor, r: torch.Tensor, B: int, d: int
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    o, r = check_rays(o, r, d)
-    if o.dim() == 2:
-        o, r = o.unsqueeze(0), r.unsqueeze(0)
-    if o.dim() != 3 or o.shape[0] not in (1, B):
-        raise QuadfreeError(f"ray origins o: shape {tuple(o.shape)} must be (R, {d}) or "
-                            f"({B}, R, {d})")
-    return o.expand(B, -1, -1), r.expand(B, -1, -1)
-
-
 def cell_ranges(E: Expansion, channel: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Bounds ``lo ≤ f ≤ hi`` of each cell's polynomial over the whole cell: ``(B, n^d)`` each.
 
@@ -163,7 +152,7 @@ def find_first_root(E: Expansion, o: torch.Tensor, r: torch.Tensor, level: float
     d = E.dim
     if not 0 <= channel < C:
         raise QuadfreeError(f"channel={channel}: the expansion has {C} channel(s)")
-    o, r = _rays_for(o.to(E.coeffs.dtype), r.to(E.coeffs.dtype), B, d)
+    o, r = batch_rays(o.to(E.coeffs.dtype), r.to(E.coeffs.dtype), B, d)
     seg = traverse(o, r, E.n, near, far)
     lo, hi = cell_ranges(E, channel)
     cells = flat_cells(seg.cell, seg.n)                                  # (B, R, S)
@@ -171,14 +160,10 @@ def find_first_root(E: Expansion, o: torch.Tensor, r: torch.Tensor, level: float
     maybe = seg.valid & (lo[bi, cells] <= level) & (hi[bi, cells] >= level)
     t_root = torch.full(seg.valid.shape, math.inf, dtype=E.coeffs.dtype, device=o.device)
     if maybe.any():
-        b_idx, r_idx, s_idx = maybe.nonzero(as_tuple=True)
-        t_in, t_out = seg.t_in[maybe], seg.t_out[maybe]
-        mid, half = 0.5 * (t_in + t_out), 0.5 * (t_out - t_in)
-        centre = -1.0 + (seg.cell[maybe].to(mid.dtype) + 0.5) * (2.0 / seg.n)
-        a = (o[b_idx, r_idx] + mid[:, None] * r[b_idx, r_idx] - centre) * seg.n
-        b = half[:, None] * r[b_idx, r_idx] * seg.n
+        sl = gather_segments(seg, maybe, o, r)
+        mid, half = sl.mid, sl.half
         sub = Expansion(coeffs=E.coeffs[:, channel: channel + 1], order=E.order, clamp=E.clamp)
-        poly = segment_polynomials(sub, b_idx, cells[maybe], a, b)[:, 0]   # (K, ρ+1)
+        poly = segment_polynomials(sub, sl.batch, sl.cell, sl.a, sl.b)[:, 0]   # (K, ρ+1)
         poly[:, 0] -= level
         bern = bernstein(poly)
         keep = ~((bern > 0).all(-1) | (bern < 0).all(-1))
@@ -312,7 +297,7 @@ def first_root(S: FC2T2, p: torch.Tensor, w: torch.Tensor, o: torch.Tensor, r: t
         raise QuadfreeError(f"level={level!r}: expected a number") from None
     if not math.isfinite(level):
         raise QuadfreeError(f"level={level}: must be finite")
-    o, r = _rays_for(o.to(p.dtype), r.to(p.dtype), p.shape[0], S.dim)
+    o, r = batch_rays(o.to(p.dtype), r.to(p.dtype), p.shape[0], S.dim)
     t, grad, hit = _FirstRoot.apply(p, w.to(p.dtype), o, r, S, level, near, far)
     return SurfaceHits(t=t, gradient=grad, hit=hit)
 
