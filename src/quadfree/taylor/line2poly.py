@@ -22,7 +22,7 @@ import torch
 
 from quadfree.taylor.expansion import Expansion
 from quadfree.taylor.legendre import basis_torch
-from quadfree.taylor.multiindex import dense_positions
+from quadfree.taylor.multiindex import multi_indices
 from quadfree.taylor.rays import Segments
 
 CHUNK = 1 << 13
@@ -109,12 +109,13 @@ def gather_segments(seg: Segments, mask: torch.Tensor, o: torch.Tensor, r: torch
 
 def _basis_values(u: torch.Tensor, order: int) -> torch.Tensor:
     """``E_k(u)`` for the storage-order multi-indices: ``(K, d)`` → ``(K, P)``."""
-    K, d = u.shape
-    e = basis_torch(u, order)[0]                                   # (K, d, ρ+1)
-    out = e[:, 0]
-    for ax in range(1, d):                                         # dense (ρ+1)^d products
-        out = (out[:, :, None] * e[:, ax, None, :]).reshape(K, -1)
-    return out.index_select(1, dense_positions(d, order, u.device))
+    d = u.shape[-1]
+    e = basis_torch(u, order)[0].permute(1, 2, 0).contiguous()     # (d, ρ+1, K)
+    idx = torch.tensor(multi_indices(d, order), device=u.device)   # (P, d)
+    out = e[0].index_select(0, idx[:, 0])
+    for ax in range(1, d):
+        out = out * e[ax].index_select(0, idx[:, ax])
+    return out.T                                                   # (K, P)
 
 
 def flat_cells(cell: torch.Tensor, n: int) -> torch.Tensor:
