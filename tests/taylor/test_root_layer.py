@@ -120,13 +120,14 @@ def test_depth_and_normals_match_the_exact_kernel_sum():
     assert (out.t[0][~out.hit[0]] == 0).all() and (out.gradient[0][~out.hit[0]] == 0).all()
 
 
-def _layer_and_reference_grads(kernel, S, p, w, o, r, level, seed, use_normals):
+def _layer_and_reference_grads(kernel, S, p, w, o, r, level, seed, use_normals,
+                               normal_backward="exact"):
     g = torch.Generator().manual_seed(seed)
     R = o.shape[0]
     a = torch.randn(R, generator=g, dtype=F64)
     b = torch.randn(R, 3, generator=g, dtype=F64)
     leaves = [x.clone().requires_grad_(True) for x in (p, w, o, r)]
-    out = first_root(S, *leaves, level)
+    out = first_root(S, *leaves, level, normal_backward=normal_backward)
     hit = out.hit[0]
     loss = (a * out.t[0] * hit).sum()
     if use_normals:
@@ -159,12 +160,14 @@ def test_gradients_exact_for_a_polynomial_kernel(use_normals):
         torch.testing.assert_close(a, b, atol=1e-8, rtol=1e-7, msg=f"gradient w.r.t. {name}")
 
 
-@pytest.mark.parametrize("use_normals", [False, True])
-def test_gradients_match_autograd_through_the_dense_reference(use_normals):
+@pytest.mark.parametrize("use_normals,mode", [(False, "exact"), (True, "exact"),
+                                              (True, "dipole")])
+def test_gradients_match_autograd_through_the_dense_reference(use_normals, mode):
     S = FC2T2(GAUSS, levels=4, order=4)
     p, w = blob(6, n=30)
     o, r = camera_rays(48, 7)
-    got, want, mismatch = _layer_and_reference_grads(GAUSS, S, p, w, o, r, 0.5, 8, use_normals)
+    got, want, mismatch = _layer_and_reference_grads(GAUSS, S, p, w, o, r, 0.5, 8, use_normals,
+                                                     mode)
     assert mismatch <= 1
     tol = 0.03 if use_normals else 0.005
     for name, a, b in zip("pwor", got, want):
@@ -179,7 +182,7 @@ def test_gradcheck_on_a_tiny_polynomial_case():
     level = float(field(POLY, p[0], w[0, 0])(torch.zeros(1, 3, dtype=F64))) * 1.5
 
     def fn(p, w, o, r):
-        out = first_root(S, p, w, o, r, level)
+        out = first_root(S, p, w, o, r, level, normal_backward="exact")
         assert out.hit.all()
         return out.t, out.gradient
 
@@ -272,3 +275,22 @@ def test_cell_ranges_bound_the_cell_polynomials():
     assert (lo[0, flat] <= f + 1e-12).all() and (f <= hi[0, flat] + 1e-12).all()
     # and they are useful: most cells of this blob are excluded for level 0.5
     assert ((lo[0] > 0.5) | (hi[0] < 0.5)).float().mean() > 0.5
+
+
+def test_dipole_backward_in_float32():
+    """The dipole's two monopoles nearly cancel: check float32 keeps the gradient."""
+    S = FC2T2(GAUSS, levels=4, order=4)
+    p, w = blob(13, n=20)
+    o, r = camera_rays(32, 14)
+    g = torch.Generator().manual_seed(15)
+    b = torch.randn(32, 3, generator=g, dtype=F64)
+    grads = []
+    for dtype in (F64, torch.float32):
+        leaves = [x.detach().to(dtype).clone().requires_grad_(True) for x in (p, w)]
+        out = first_root(S, *leaves, o.to(dtype), r.to(dtype), 0.5, normal_backward="dipole")
+        (b.to(dtype) * out.gradient[0]).sum().backward()
+        grads.append([x.grad.double() for x in leaves])
+    for a, c in zip(*grads):
+        assert float((a - c).norm() / a.norm()) < 1e-3
+    with pytest.raises(QuadfreeError, match="normal_backward"):
+        first_root(S, p, w, o, r, 0.5, normal_backward="fast")
