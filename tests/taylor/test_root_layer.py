@@ -94,6 +94,9 @@ def test_roots_are_exact_roots_of_the_expansion():
     torch.testing.assert_close(hits.t[0], t_ref.detach(), atol=1e-10, rtol=0)
     resid = E(hits.q)[0, 0][hits.hit[0]] - level
     assert resid.abs().max() < 1e-12
+    chunked = find_first_root(E, o, r, level, chunk=7)           # chunks over rays agree
+    assert torch.equal(chunked.hit, hits.hit)
+    torch.testing.assert_close(chunked.t, hits.t, atol=1e-12, rtol=0)
 
 
 def test_depth_and_normals_match_the_exact_kernel_sum():

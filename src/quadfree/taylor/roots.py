@@ -131,15 +131,43 @@ def cell_ranges(E: Expansion, channel: int = 0) -> tuple[torch.Tensor, torch.Ten
     return centre - spread, centre + spread
 
 
+RAY_CHUNK = 1 << 14
+
+
+def _first_root_chunk(E: Expansion, lo: torch.Tensor, hi: torch.Tensor, o: torch.Tensor,
+                      r: torch.Tensor, level: float, near: torch.Tensor, far: torch.Tensor
+                      ) -> torch.Tensor:
+    """First root t ``(B, R)`` (+inf where none) for one chunk of rays; see find_first_root."""
+    B = o.shape[0]
+    seg = traverse(o, r, E.n, near, far)
+    cells = flat_cells(seg.cell, seg.n)                                  # (B, R, S)
+    bi = torch.arange(B, device=cells.device)[:, None, None].expand_as(cells)
+    maybe = seg.valid & (lo[bi, cells] <= level) & (hi[bi, cells] >= level)
+    t_root = torch.full(seg.valid.shape, math.inf, dtype=E.coeffs.dtype, device=o.device)
+    if maybe.any():
+        sl = gather_segments(seg, maybe, o, r)
+        poly = segment_polynomials(E, sl.batch, sl.cell, sl.a, sl.b)[:, 0]   # (K, ρ+1)
+        poly[:, 0] -= level
+        bern = bernstein(poly)
+        keep = ~((bern > 0).all(-1) | (bern < 0).all(-1))
+        tau = torch.full_like(sl.mid, math.inf)
+        if keep.any():
+            tau[keep] = crossings(poly[keep])[:, 0]                      # first per segment
+        t_root[maybe] = torch.where(torch.isfinite(tau), sl.mid + tau * sl.half, tau)
+    return t_root.min(-1).values
+
+
 @torch.no_grad()
 def find_first_root(E: Expansion, o: torch.Tensor, r: torch.Tensor, level: float = 0.0,
-                    near=0.0, far=math.inf, channel: int = 0) -> RootHits:
+                    near=0.0, far=math.inf, channel: int = 0, chunk: int = RAY_CHUNK
+                    ) -> RootHits:
     """First sign change of ``f(o + t·r) − level`` for t in [near, far] (no gradients).
 
     E: expansion ``(B, C, n…, P)``; o, r: ``(R, d)`` or ``(B, R, d)``; near, far: floats or
     ``(B, R)``. Only the part of each ray inside [−1, 1]^d is searched. Three filters keep
     the work on the few cells near the level set: the cell's range (:func:`cell_ranges`),
-    the segment polynomial's Bernstein coefficients, then exact :func:`crossings`.
+    the segment polynomial's Bernstein coefficients, then exact :func:`crossings`. Rays
+    are processed ``chunk`` at a time to bound memory.
 
     Example:
         >>> S = FC2T2("exp(-10*(x**2+y**2+z**2))", levels=2, order=4)
@@ -156,25 +184,19 @@ def find_first_root(E: Expansion, o: torch.Tensor, r: torch.Tensor, level: float
     if not 0 <= channel < C:
         raise QuadfreeError(f"channel={channel}: the expansion has {C} channel(s)")
     o, r = batch_rays(o.to(E.coeffs.dtype), r.to(E.coeffs.dtype), B, d)
-    seg = traverse(o, r, E.n, near, far)
+    R = o.shape[1]
+    near_t = torch.as_tensor(near, dtype=o.dtype, device=o.device)
+    far_t = torch.as_tensor(far, dtype=o.dtype, device=o.device)
+    try:
+        near_t, far_t = near_t.expand(B, R), far_t.expand(B, R)
+    except RuntimeError:
+        raise QuadfreeError(f"near/far: shapes {tuple(near_t.shape)}, {tuple(far_t.shape)} "
+                            f"do not broadcast to the rays' ({B}, {R})") from None
     lo, hi = cell_ranges(E, channel)
-    cells = flat_cells(seg.cell, seg.n)                                  # (B, R, S)
-    bi = torch.arange(B, device=cells.device)[:, None, None].expand_as(cells)
-    maybe = seg.valid & (lo[bi, cells] <= level) & (hi[bi, cells] >= level)
-    t_root = torch.full(seg.valid.shape, math.inf, dtype=E.coeffs.dtype, device=o.device)
-    if maybe.any():
-        sl = gather_segments(seg, maybe, o, r)
-        mid, half = sl.mid, sl.half
-        sub = Expansion(coeffs=E.coeffs[:, channel: channel + 1], order=E.order, clamp=E.clamp)
-        poly = segment_polynomials(sub, sl.batch, sl.cell, sl.a, sl.b)[:, 0]   # (K, ρ+1)
-        poly[:, 0] -= level
-        bern = bernstein(poly)
-        keep = ~((bern > 0).all(-1) | (bern < 0).all(-1))
-        tau = torch.full_like(mid, math.inf)
-        if keep.any():
-            tau[keep] = crossings(poly[keep])[:, 0]                      # first per segment
-        t_root[maybe] = torch.where(torch.isfinite(tau), mid + tau * half, tau)
-    t = t_root.min(-1).values
+    sub = Expansion(coeffs=E.coeffs[:, channel: channel + 1], order=E.order, clamp=E.clamp)
+    t = torch.cat([_first_root_chunk(sub, lo, hi, o[:, s: s + chunk], r[:, s: s + chunk],
+                                     level, near_t[:, s: s + chunk], far_t[:, s: s + chunk])
+                   for s in range(0, R, chunk)], 1) if R else o.new_zeros(B, 0)
     hit = torch.isfinite(t)
     t = torch.where(hit, t, torch.zeros_like(t))
     q = torch.where(hit[..., None], (o + t[..., None] * r).clamp(-1.0, 1.0), torch.zeros_like(o))
