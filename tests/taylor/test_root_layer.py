@@ -224,6 +224,9 @@ def test_miss_graze_and_start_inside():
     assert hit_near[0, 0] and abs(float(t_near[0, 0]) - 2.0) < 5e-3   # exit at x = +0.5
     _, hit_far = depth(S, p, w.detach(), o[:1], r[:1], level, far=0.9)
     assert not hit_far[0, 0]
+    # t is in units of |r|
+    t_long, _ = depth(S, p, w.detach(), o, 2 * r, level)
+    torch.testing.assert_close(2 * t_long[0][hit], t[hit], atol=1e-12, rtol=0)
 
 
 def test_batches_two_dimensions_and_float32():

@@ -318,7 +318,9 @@ def first_root(S: FC2T2, p: torch.Tensor, w: torch.Tensor, o: torch.Tensor, r: t
     w ``(B, 1, N)`` (one channel: the implicit function), o, r ``(R, d)`` or ``(B, R, d)``
     (r need not be unit length: t is in units of |r|), near/far floats or ``(B, R)``.
     Differentiable in p, w, o and r (depth: paper §5.2.1; gradient: §5.2.2); near, far and
-    level are constants. Rays without a root have ``hit = False``, ``t = 0``, gradient 0
+    level are constants (pick a level the field crosses cleanly: with ``level = 0`` a
+    field that decays to ~0 away from its sources has round-off roots there; the paper adds
+    a bias). Rays without a root have ``hit = False``, ``t = 0``, gradient 0
     and receive no gradient.
 
     The backward pass costs one expansion of the roots: one channel for the depth alone; for
