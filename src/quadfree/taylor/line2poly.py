@@ -161,7 +161,7 @@ def segment_polynomials(E: Expansion, batch: torch.Tensor, cell: torch.Tensor,
         k = coef.shape[0]
         u = (a[s: s + chunk, None, :] + b[s: s + chunk, None, :] * tau[:, None]).clamp(-1, 1)
         Ev = _basis_values(u.reshape(-1, d).to(dtype), order).reshape(k, order + 1, P)
-        vals = torch.bmm(coef, Ev.transpose(1, 2))                        # (k, C, ρ+1)
+        vals = (coef[:, :, None, :] * Ev[:, None]).sum(-1)                 # (k, C, ρ+1)
         out.append(vals @ vinv.T)
     if not out:
         return torch.zeros(0, C, order + 1, dtype=dtype, device=device)

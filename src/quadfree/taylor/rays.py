@@ -140,7 +140,9 @@ def traverse(o: torch.Tensor, r: torch.Tensor, n: int, near=0.0, far=math.inf) -
     """
     if not isinstance(n, int) or n < 1:
         raise QuadfreeError(f"n={n!r}: cells per axis must be a positive integer")
-    o, r = check_rays(o, r, o.shape[-1] if isinstance(o, torch.Tensor) and o.dim() else 0)
+    if not isinstance(o, torch.Tensor) or o.dim() < 1:
+        raise QuadfreeError("ray origins o: expected a tensor of shape (..., d)")
+    o, r = check_rays(o, r, o.shape[-1])
     lead, d = o.shape[:-1], o.shape[-1]
     t0, t1 = clip_to_domain(o, r, near, far)
     o2, r2 = o.reshape(-1, d), r.reshape(-1, d)
