@@ -152,7 +152,9 @@ def traverse(o: torch.Tensor, r: torch.Tensor, n: int, near=0.0, far=math.inf) -
     inv = 1.0 / torch.where(par, torch.ones_like(r2), r2)
     cross = (planes[None, None, :] - o2[:, :, None]) * inv[:, :, None]          # (K, d, n+1)
     cross = torch.where(par[:, :, None], t0[:, :, None].expand_as(cross), cross)
-    cross = torch.minimum(torch.maximum(cross.reshape(cross.shape[0], -1), t0), t1)
+    cross = cross.reshape(cross.shape[0], -1)
+    # clamp into [t0, t1]; on ties keep the bound (its gradient), not the plane crossing
+    cross = torch.where(cross <= t0, t0, torch.where(cross >= t1, t1, cross))
     knots = torch.sort(torch.cat([t0, cross, t1], 1), dim=1).values            # (K, d(n+1)+2)
     t_in, t_out = knots[:, :-1], knots[:, 1:]
     valid = t_out > t_in
