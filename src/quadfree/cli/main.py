@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "demo",
     "bench",
     "tomo",
+    "sdf",
 ]
 
 
