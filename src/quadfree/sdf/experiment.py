@@ -61,7 +61,7 @@ class SdfConfig:
     model: str = "taylor"
     level: int = 4
     alpha_h2: float = 0.5
-    sources_per_cell: int = 2
+    sources_per_cell: int = 1
     learn_sources: bool = True
     mlp_depth: int = 8
     mlp_width: int = 128

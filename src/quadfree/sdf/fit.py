@@ -188,7 +188,7 @@ class Fitter:
     def run(self, samples: Samples, checkpoint: str | Path | None = None,
             quiet: bool = False) -> Fitter:
         """Train until done; returns self. History rows: epoch, loss, seconds, elapsed."""
-        gen = torch.Generator().manual_seed(self.epoch)
+        gen = torch.Generator()
         device = next(self.model.parameters()).device
         samples = samples.to(device)
         if self.epoch == 0 and hasattr(self.model, "init_from_samples"):
@@ -197,6 +197,7 @@ class Fitter:
                    desc=f"fit {self.model.kind}", unit="epoch")
         while not self.done():
             self._set_lr()
+            gen.manual_seed(self.epoch)        # batch order depends on the epoch alone
             start = time.perf_counter()
             loss = self._epoch(samples, gen)
             spent = time.perf_counter() - start

@@ -84,7 +84,7 @@ def load_mesh(path: str | Path) -> TriMesh:
         raise QuadfreeError(f"mesh {path}: unsupported format {path.suffix!r}; use "
                             f"{', '.join(SUFFIXES)}")
     try:
-        loaded = trimesh.load(path, force="mesh", process=True)
+        loaded = trimesh.load(path, force="mesh", process=False)
     except Exception as exc:  # trimesh raises many types for malformed files
         raise QuadfreeError(f"mesh {path}: unreadable ({type(exc).__name__}: {exc})") from None
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
@@ -93,6 +93,8 @@ def load_mesh(path: str | Path) -> TriMesh:
     if not np.isfinite(v).all():
         raise QuadfreeError(f"mesh {path}: {int((~np.isfinite(v)).any(1).sum())} vertices "
                             "with NaN or Inf coordinates")
+    loaded.process(validate=False)           # merge duplicate vertices (STL stores none)
+    v = np.asarray(loaded.vertices, dtype=np.float64)
     if not loaded.is_watertight:
         raise QuadfreeError(f"mesh {path}: not watertight (open boundary or non-manifold "
                             "edges), so inside and outside are undefined")

@@ -39,7 +39,7 @@ class TaylorSDF(nn.Module):
 
     kind = "taylor"
 
-    def __init__(self, level: int = 4, alpha_h2: float = 0.5, sources_per_cell: int = 2,
+    def __init__(self, level: int = 4, alpha_h2: float = 0.5, sources_per_cell: int = 1,
                  learn_sources: bool = True, order: int = 4) -> None:
         super().__init__()
         if sources_per_cell < 1:
