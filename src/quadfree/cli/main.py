@@ -25,6 +25,7 @@ COMMANDS: list[str] = [
     "demo",
     "bench",
     "tomo",
+    "sdf",
 ]
 
 
