@@ -23,6 +23,7 @@ import numpy as np
 from scipy.special import erf
 
 from quadfree.errors import QuadfreeError
+from quadfree.safeio import load_npy, one_line, read_text
 
 Array = np.ndarray
 
@@ -214,21 +215,19 @@ def validate_samples(data: Array, label: str, name: str = "data") -> SampledSign
 
 
 def _read_npy(path: Path, label: str) -> Array:
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"{label}: not a readable .npy array ({exc})") from None
-    if not isinstance(data, np.ndarray) or data.dtype.kind not in "iuf":
-        raise QuadfreeError(f"{label}: expected a numeric array, got dtype "
-                            f"{getattr(data, 'dtype', type(data))}")
+    data = load_npy(path, label, kinds="iuf")
     return data.astype(np.float64)
 
 
 def _read_csv(path: Path, label: str) -> Array:
+    text = read_text(path, label)
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QuadfreeError(f"{label}: cannot read ({exc})") from None
+        return _parse_csv(text, label)
+    except csv.Error as exc:
+        raise QuadfreeError(one_line(f"{label}: not a CSV file ({exc})")) from None
+
+
+def _parse_csv(text: str, label: str) -> Array:
     rows = []
     first = True
     for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
@@ -244,8 +243,8 @@ def _read_csv(path: Path, label: str) -> Array:
             if first:                   # a header line such as "x,y"
                 first = False
                 continue
-            raise QuadfreeError(f"{label}: line {lineno}: not a number in {','.join(cells)!r}"
-                                ) from None
+            raise QuadfreeError(one_line(f"{label}: line {lineno}: not a number in "
+                                         f"{','.join(cells)!r}")) from None
         first = False
         rows.append(values)
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2) if rows else np.empty((0, 2))

@@ -6,26 +6,40 @@ import argparse
 import importlib
 import json
 
-from quadfree.atomic import write_text
-from quadfree.bench import BENCHMARKS
 from quadfree.cli.common import add_runtime_options, apply_threads
 
+HELP = "run a benchmark and write its JSON"
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="run a benchmark and write its JSON",
+
+def register(sub: argparse._SubParsersAction, argv: list[str] | None = None) -> None:
+    """Add ``bench NAME`` for every benchmark; only the one named in ``argv`` (all when None)
+    imports its module (and torch) to add its options."""
+    from quadfree.bench import BENCHMARKS
+
+    words = [a for a in (argv or []) if not a.startswith("-")]
+    chosen = words[1] if argv is not None and len(words) > 1 else None
+
+    parser = sub.add_parser("bench", help=HELP,
                             description="Run a benchmark; every number in the README comes "
                                         "from one of these JSON files.")
     names = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
     for name, summary in BENCHMARKS.items():
+        if argv is not None and name != chosen:
+            names.add_parser(name, help=summary, add_help=False)
+            continue
         p = names.add_parser(name, help=summary, description=summary)
         p.add_argument("--json", required=True, metavar="OUT", help="where to write the JSON")
         module = importlib.import_module(f"quadfree.bench.{name}")
-        add_runtime_options(p, threads=getattr(module, "DEFAULT_THREADS", 0))
+        add_runtime_options(p)
         module.add_arguments(p)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from quadfree.atomic import write_text
+    from quadfree.outputs import check_output_file
+
+    check_output_file(args.json, "--json")
     module = importlib.import_module(f"quadfree.bench.{args.bench}")
     apply_threads(args)
     result = module.run(args)

@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from quadfree.errors import QuadfreeError
+from quadfree.safeio import load_npy, one_line, read_image, read_text
 from quadfree.tomo.geometry import circle_mask
 
 PHANTOMS = ("shepp-logan",)
+MAX_SIZE = 4096            # largest image side (pixels) or detector count accepted
+MAX_ANGLES = 4096          # most projection angles in a scan or an angle list
 
 
 def shepp_logan(size: int = 128) -> np.ndarray:
@@ -60,8 +63,8 @@ def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
         raise QuadfreeError(f"{name}: expected a 2-D grey image, got shape {img.shape}")
     if img.shape[0] != img.shape[1]:
         raise QuadfreeError(f"{name}: image must be square, got {img.shape[0]}×{img.shape[1]}")
-    if img.shape[0] < 8:
-        raise QuadfreeError(f"{name}: image must be at least 8×8, got {img.shape}")
+    if not 8 <= img.shape[0] <= MAX_SIZE:
+        raise QuadfreeError(f"{name}: image side must be in [8, {MAX_SIZE}], got {img.shape}")
     if not np.issubdtype(img.dtype, np.number) or np.issubdtype(img.dtype, np.complexfloating):
         raise QuadfreeError(f"{name}: expected real numbers, got dtype {img.dtype}")
     img = img.astype(np.float64)
@@ -83,8 +86,9 @@ def pixels_outside_circle(image: np.ndarray) -> int:
     return int((np.asarray(image)[~circle_mask(np.asarray(image).shape[0])] != 0).sum())
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read a PNG (grey, or RGB(A) averaged to grey, scaled to [0, 1]) or NPY image.
+def load_image(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
+    """Read a PNG (grey, or RGB(A) averaged to grey, scaled to [0, 1]) or NPY image, at most
+    :data:`MAX_SIZE` pixels a side. A colour image's conversion is appended to ``notes``.
 
     The raw array is returned unvalidated so callers can report what was outside the circle;
     pass it through :func:`check_image`.
@@ -96,21 +100,22 @@ def load_image(path: str | Path) -> np.ndarray:
         (8, 8)
     """
     path = Path(path)
+    name = f"--image {path}"
     if not path.is_file():
-        raise QuadfreeError(f"--image {path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        import imageio.v3 as iio
-
-        arr = np.asarray(iio.imread(path))
-    except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"--image {path}: cannot read ({exc})") from None
+        raise QuadfreeError(f"{name}: no such file")
+    if path.suffix.lower() == ".npy":
+        return load_npy(path, name, max_bytes=MAX_SIZE * MAX_SIZE * 8, kinds="biuf")
+    arr = read_image(path, name, max_pixels=MAX_SIZE * MAX_SIZE)
     scale = float(np.iinfo(arr.dtype).max) if np.issubdtype(arr.dtype, np.integer) else 1.0
     arr = arr.astype(np.float64) / scale
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        if notes is not None:
+            alpha = " (alpha ignored)" if arr.shape[-1] == 4 else ""
+            notes.append(f"colour image converted to grey by averaging its R, G, B "
+                         f"channels{alpha}, then scaled to [0, 1]")
         arr = arr[..., :3].mean(-1)
+    elif arr.ndim == 3 and arr.shape[-1] in (1, 2):      # grey (+ alpha)
+        arr = arr[..., 0]
     return arr
 
 
@@ -131,18 +136,18 @@ def load_sinogram(path: str | Path, angles_path: str | Path) -> tuple[np.ndarray
     for p, flag in ((path, "--sinogram"), (angles_path, "--angles-file")):
         if not p.is_file():
             raise QuadfreeError(f"{flag} {p}: no such file")
-    try:
-        sino = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"--sinogram {path}: cannot read ({exc})") from None
-    try:
-        if angles_path.suffix.lower() == ".npy":
-            angles = np.load(angles_path, allow_pickle=False)
-        else:
-            text = angles_path.read_text().replace(",", " ").split()
+    sino = load_npy(path, f"--sinogram {path}", max_bytes=2 * MAX_SIZE * MAX_ANGLES * 8)
+    if angles_path.suffix.lower() == ".npy":
+        angles = load_npy(angles_path, f"--angles-file {angles_path}",
+                          max_bytes=MAX_ANGLES * 8)
+    else:
+        text = read_text(angles_path, f"--angles-file {angles_path}",
+                         max_bytes=64 * MAX_ANGLES).replace(",", " ").split()
+        try:
             angles = np.array([float(v) for v in text])
-    except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"--angles-file {angles_path}: cannot read ({exc})") from None
+        except ValueError as exc:
+            raise QuadfreeError(one_line(f"--angles-file {angles_path}: not a list of numbers "
+                                         f"({exc})")) from None
     return check_sinogram(sino, angles, name=str(path))
 
 
@@ -166,6 +171,9 @@ def check_sinogram(sinogram: np.ndarray, angles: np.ndarray, name: str = "sinogr
         raise QuadfreeError(f"{name}: {sino.shape[1]} sinogram columns but {a.size} angles")
     if sino.shape[0] < 8:
         raise QuadfreeError(f"{name}: at least 8 detector rows needed, got {sino.shape[0]}")
+    if sino.shape[0] > 2 * MAX_SIZE or a.size > MAX_ANGLES:
+        raise QuadfreeError(f"{name}: {sino.shape[0]} detectors × {a.size} angles; the limits "
+                            f"are {2 * MAX_SIZE} detectors and {MAX_ANGLES} angles")
     if not np.isfinite(sino).all():
         raise QuadfreeError(f"{name}: {int((~np.isfinite(sino)).sum())} non-finite value(s)")
     if (sino < 0).any():
