@@ -69,8 +69,9 @@ def read_npy_header(path: str | os.PathLike, name: str) -> tuple[tuple[int, ...]
                 shape, _, dtype = fmt.read_array_header_1_0(fh)
             else:
                 shape, _, dtype = fmt.read_array_header_2_0(fh)
-    except (OSError, ValueError, SyntaxError, TypeError, EOFError) as exc:
-        raise QuadfreeError(one_line(f"{name}: not a readable .npy array ({exc})")) from None
+    except Exception as exc:  # numpy raises many types for a corrupt header
+        raise QuadfreeError(one_line(f"{name}: not a readable .npy array "
+                                     f"({type(exc).__name__}: {exc})")) from None
     return tuple(int(s) for s in shape), np.dtype(dtype)
 
 
@@ -103,8 +104,9 @@ def load_npy(path: str | os.PathLike, name: str, *, max_bytes: int = MAX_ARRAY_B
                             "(truncated?)")
     try:
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise QuadfreeError(one_line(f"{name}: not a readable .npy array ({exc})")) from None
+    except Exception as exc:  # numpy raises many types for a corrupt file
+        raise QuadfreeError(one_line(f"{name}: not a readable .npy array "
+                                     f"({type(exc).__name__}: {exc})")) from None
 
 
 def read_text(path: str | os.PathLike, name: str, max_bytes: int = MAX_TEXT_BYTES) -> str:
