@@ -514,3 +514,15 @@ def test_negative_intervals_parse_as_written(tmp_path, capsys):
                  "--out", str(out), *QUIET]) == 0
     rows = json.loads((out / "integrals.json").read_text())["rows"]
     assert [round(rows[-1]["a"], 6), round(rows[-1]["b"], 6)] == [-1.0, -0.2]
+
+
+def test_bench_threads_measures_every_model_and_count(tmp_path):
+    out = tmp_path / "threads.json"
+    threads = torch.get_num_threads()
+    assert main(["bench", "threads", "--res", "8", "--repeats", "1", "--counts", "1,2",
+                 "--json", str(out), *QUIET]) == 0
+    result = json.loads(out.read_text())
+    assert {(r["model"], r["threads"]) for r in result["rows"]} == {
+        ("NeRF", 1), ("NeRF", 2), ("AutoInt N=8", 1), ("AutoInt N=8", 2)}
+    assert all(r["s_per_frame"] > 0 for r in result["rows"]) and "machine" in result
+    assert torch.get_num_threads() == threads                       # restored afterwards

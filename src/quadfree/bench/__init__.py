@@ -12,4 +12,5 @@ BENCHMARKS: dict[str, str] = {
     "nerf": "train the small CPU NeRF on the objects scene for a fixed time; test PSNR/SSIM",
     "tomo": "sparse-view CT: AutoInt-completed sinograms vs linear interpolation, FBP, SART",
     "autoint": "AutoInt volume rendering (N = 8, 16, 32 sections) vs NeRF: PSNR, render speed",
+    "threads": "render s/frame of NeRF and AutoInt per torch thread count (the thread policy)",
 }
