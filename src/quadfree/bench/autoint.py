@@ -37,8 +37,6 @@ from quadfree.radiance.rendered_depth import rendered_depths, with_depths
 from quadfree.train.checkpoint import load_run
 from quadfree.train.trainer import route_overrides, train_run
 
-# One torch thread: two ran training steps several times slower on the shared 2-core CPUs.
-DEFAULT_THREADS = 1
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``quadfree bench autoint``."""

@@ -25,8 +25,6 @@ from quadfree.runs import evaluate_run
 from quadfree.train.checkpoint import load_checkpoint
 from quadfree.train.trainer import route_overrides, train_run
 
-# One torch thread: two ran training steps several times slower on the shared 2-core CPUs.
-DEFAULT_THREADS = 1
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``quadfree bench nerf``."""

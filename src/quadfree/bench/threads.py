@@ -34,7 +34,9 @@ from quadfree.render.rays import Camera
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``quadfree bench threads`` (its ``--threads`` is ignored: it tries each of
     ``--counts``)."""
-    parser.add_argument("--res", type=int, default=100, help="frame size R×R (default 100)")
+    parser.add_argument("--res", type=int, default=100,
+                        help="frame size R×R (default 100, not the scenes' 64: the size of "
+                             "the eval measurement in issue 11)")
     parser.add_argument("--counts", default=None,
                         help="comma-separated thread counts (default 1,2,…,cores)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (default 3)")
