@@ -8,7 +8,10 @@ stderr and exits with code 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:                 # torch is imported by the callers; the CLI starts without it
+    import torch
 
 
 class QuadfreeError(ValueError):
@@ -35,8 +38,11 @@ def check_finite(name: str, tensor: torch.Tensor) -> None:
     """Raise :class:`QuadfreeError` naming ``name`` if ``tensor`` holds NaN or Inf.
 
     Example:
+        >>> import torch
         >>> check_finite("x", torch.tensor([0.0, 1.0]))
     """
+    import torch
+
     if not torch.isfinite(tensor).all():
         bad = int((~torch.isfinite(tensor)).sum())
         raise QuadfreeError(f"{name}: {bad} non-finite value(s) (NaN or Inf)")

@@ -10,6 +10,7 @@ import torch
 
 from quadfree.atomic import atomic_path
 from quadfree.errors import QuadfreeError
+from quadfree.outputs import write_image
 
 
 def to_uint8(image: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -36,7 +37,7 @@ def save_png(path: str | Path, image: torch.Tensor | np.ndarray) -> None:
     """
     arr = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 else to_uint8(image)
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, arr, extension=".png")
+        write_image(tmp, arr, extension=".png")
 
 
 def write_video(path: str | Path, frames: list[np.ndarray], fps: int = 10) -> Path:
@@ -63,5 +64,5 @@ def write_video(path: str | Path, frames: list[np.ndarray], fps: int = 10) -> Pa
     if path.suffix != ".gif":
         raise QuadfreeError(f"{path}: video must end in .gif or .mp4")
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+        write_image(tmp, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
     return path

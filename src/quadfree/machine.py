@@ -29,7 +29,7 @@ def machine_info(device: torch.device | str = "cpu") -> dict:
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),     # a plain str: checkpoints hold only plain data
         "python": platform.python_version(),
         "device": str(device),
     }

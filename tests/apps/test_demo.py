@@ -72,7 +72,7 @@ def test_demo_cli_rejects_bad_resolution(tmp_path, capsys):
 
 
 def test_demo_cli_says_on_the_terminal_when_it_reuses_runs(tmp_path, capsys, monkeypatch):
-    import quadfree.cli.demo as cli_demo
+    import quadfree.apps.demo as apps_demo  # the CLI imports run_demo when it runs
 
     seen = {}
 
@@ -82,7 +82,7 @@ def test_demo_cli_says_on_the_terminal_when_it_reuses_runs(tmp_path, capsys, mon
                 "reused_note": "Reused earlier runs (not retrained): NeRF trained on CPU X at "
                                "2026-01-01T00:00:00+00:00. Pass --fresh to retrain."}
 
-    monkeypatch.setattr(cli_demo, "run_demo", fake_run_demo)
+    monkeypatch.setattr(apps_demo, "run_demo", fake_run_demo)
     assert main(["demo", "--out", str(tmp_path), "--quiet", "--autoint-set", "hidden=16"]) == 0
     assert "Reused earlier runs (not retrained): NeRF trained on CPU X" in capsys.readouterr().out
     opts = seen["opts"]

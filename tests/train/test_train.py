@@ -87,7 +87,7 @@ def test_autoint_run_saved_before_new_config_keys_rebuilds_the_same_model(tiny_s
                                 "normalized_encoding": "true", "train_path": "grad"},
               progress=False)
     path = tmp_path / "ai" / "checkpoint.pt"
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     for key in ("train_path", "normalized_encoding"):
         del state["method_config"][key]
     torch.save(state, path)

@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from quadfree.apps.comparison import compare_methods
+from quadfree.atomic import atomic_dir
 from quadfree.data.blender import BlenderSplit, load_blender
 from quadfree.data.scenes.cameras import orbit_poses
 from quadfree.errors import QuadfreeError
@@ -50,7 +51,9 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
                max_frames: int | None = None) -> dict[str, Any]:
     """Render a run's ``split`` views or an ``orbit`` of N frames into ``out``.
 
-    Writes ``out/frame_0000.png`` … and ``out/video.gif`` (or ``.mp4``). The orbit uses the
+    Writes ``out/frame_0000.png`` … and ``out/video.gif`` (or ``.mp4``); ``out`` is built
+    beside its place and replaces it whole at the end (a killed render leaves no partial
+    folder). The orbit uses the
     test split's intrinsics and camera distance. Returns
     ``{"frames": [...], "video": path, "s_per_frame": float}`` (median seconds per frame).
 
@@ -77,16 +80,16 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
         cams = [views.camera(i) for i in range(len(views))]
         near, far = views.near, views.far
     frames, files, seconds = [], [], []
-    for i, cam in enumerate(tqdm(cams, disable=not progress, desc="render")):
-        img = render_image(method, cam, near=near, far=far, chunk=chunk, device=device)
-        seconds.append(img["seconds"])
-        frame = to_uint8(img["rgb"])
-        path = out / f"frame_{i:04d}.png"
-        save_png(path, frame)
-        frames.append(frame)
-        files.append(str(path))
-    video_path = write_video(out / f"video.{video}", frames, fps=fps)
-    return {"frames": files, "video": str(video_path),
+    with atomic_dir(out) as tmp:          # the folder appears complete, or not at all
+        for i, cam in enumerate(tqdm(cams, disable=not progress, desc="render")):
+            img = render_image(method, cam, near=near, far=far, chunk=chunk, device=device)
+            seconds.append(img["seconds"])
+            frame = to_uint8(img["rgb"])
+            save_png(tmp / f"frame_{i:04d}.png", frame)
+            frames.append(frame)
+            files.append(str(out / f"frame_{i:04d}.png"))
+        write_video(tmp / f"video.{video}", frames, fps=fps)
+    return {"frames": files, "video": str(out / f"video.{video}"),
             "s_per_frame": statistics.median(seconds)}
 
 

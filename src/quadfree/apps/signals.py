@@ -23,6 +23,7 @@ import numpy as np
 from scipy.special import erf
 
 from quadfree.errors import QuadfreeError
+from quadfree.safeio import load_npy, one_line, read_text
 
 Array = np.ndarray
 
@@ -217,20 +218,24 @@ def validate_samples(data: Array, label: str, name: str = "data") -> SampledSign
 
 def _read_npy(path: Path, label: str) -> Array:
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"{label}: not a readable .npy array ({exc})", param="data") from None
-    if not isinstance(data, np.ndarray) or data.dtype.kind not in "iuf":
-        raise QuadfreeError(f"{label}: expected a numeric array, got dtype "
-                            f"{getattr(data, 'dtype', type(data))}", param="data")
+        data = load_npy(path, label, kinds="iuf")
+    except QuadfreeError as exc:               # the message starts with "data PATH"
+        raise QuadfreeError(str(exc), param="data") from None
     return data.astype(np.float64)
 
 
 def _read_csv(path: Path, label: str) -> Array:
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QuadfreeError(f"{label}: cannot read ({exc})", param="data") from None
+        text = read_text(path, label)
+    except QuadfreeError as exc:
+        raise QuadfreeError(str(exc), param="data") from None
+    try:
+        return _parse_csv(text, label)
+    except csv.Error as exc:
+        raise QuadfreeError(one_line(f"{label}: not a CSV file ({exc})"), param="data") from None
+
+
+def _parse_csv(text: str, label: str) -> Array:
     rows = []
     first = True
     for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
@@ -246,8 +251,8 @@ def _read_csv(path: Path, label: str) -> Array:
             if first:                   # a header line such as "x,y"
                 first = False
                 continue
-            raise QuadfreeError(f"{label}: line {lineno}: not a number in {','.join(cells)!r}"
-                                , param="data") from None
+            raise QuadfreeError(one_line(f"{label}: line {lineno}: not a number in "
+                                         f"{','.join(cells)!r}"), param="data") from None
         first = False
         rows.append(values)
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2) if rows else np.empty((0, 2))

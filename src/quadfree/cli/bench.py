@@ -6,9 +6,9 @@ import argparse
 import importlib
 import json
 
-from quadfree.apps.bench import BENCHMARKS
-from quadfree.atomic import write_text
 from quadfree.cli.common import add_runtime_options, apply_threads
+
+HELP = "run a benchmark and write its JSON"
 
 # Benchmarks whose flags live in the CLI (``quadfree.cli.bench_<name>``: ``add_arguments`` and
 # ``options(args)``) and whose library entry point takes typed options (``run_benchmark``).
@@ -16,27 +16,44 @@ from quadfree.cli.common import add_runtime_options, apply_threads
 # ``run(args)``) until they move the same way.
 TYPED: dict[str, str] = {"autoint": "quadfree.cli.bench_autoint",
                          "nerf": "quadfree.cli.bench_nerf",
+                         "threads": "quadfree.cli.bench_threads",
                          "tomo": "quadfree.cli.bench_tomo"}
 
+# library parameters whose names differ from the benchmarks' flags
+PARAM_FLAGS = {"run_dir": "--run"}
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="run a benchmark and write its JSON",
+
+def register(sub: argparse._SubParsersAction, argv: list[str] | None = None) -> None:
+    """Add ``bench NAME`` for every benchmark; only the one named in ``argv`` (all when None)
+    imports its module (and torch) to add its options."""
+    from quadfree.apps.bench import BENCHMARKS
+
+    words = [a for a in (argv or []) if not a.startswith("-")]
+    chosen = words[1] if argv is not None and len(words) > 1 else None
+
+    parser = sub.add_parser("bench", help=HELP,
                             description="Run a benchmark; every number in the README comes "
                                         "from one of these JSON files.")
     names = parser.add_subparsers(dest="bench", metavar="NAME", required=True)
     for name, summary in BENCHMARKS.items():
+        if argv is not None and name != chosen:
+            names.add_parser(name, help=summary, add_help=False)
+            continue
         p = names.add_parser(name, help=summary, description=summary)
         p.add_argument("--json", required=True, metavar="OUT", help="where to write the JSON")
-        module = importlib.import_module(f"quadfree.apps.bench.{name}")
-        add_runtime_options(p, threads=getattr(module, "DEFAULT_THREADS", 0))
+        add_runtime_options(p)
         if name in TYPED:
             importlib.import_module(TYPED[name]).add_arguments(p)
         else:
-            module.add_arguments(p)
+            importlib.import_module(f"quadfree.apps.bench.{name}").add_arguments(p)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from quadfree.atomic import write_text
+    from quadfree.outputs import check_output_file
+
+    check_output_file(args.json, "--json")
     module = importlib.import_module(f"quadfree.apps.bench.{args.bench}")
     apply_threads(args)
     if args.bench in TYPED:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from quadfree.apps.demo import DemoOptions, run_demo
 from quadfree.cli.common import add_runtime_options, apply_threads, typed_settings
-from quadfree.device import resolve_device
+
+HELP = "train NeRF and AutoInt on a procedural scene and compare them"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "demo", help="train NeRF and AutoInt on a procedural scene and compare them",
+        "demo", help=HELP,
         description="Generate the `objects` scene, train NeRF and AutoInt for a fixed time each "
                     "(CPU defaults), render the test views and an orbit with both, and write "
                     "DIR/report.md with a figure and a table (PSNR, SSIM, s/frame, network "
@@ -37,11 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--autoint-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an AutoInt or training config field (repeatable), "
                              "e.g. sections=32")
-    add_runtime_options(parser, threads=1)
+    add_runtime_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from quadfree.apps.demo import DemoOptions, run_demo
+    from quadfree.device import resolve_device
+
     apply_threads(args)
     opts = DemoOptions(out=Path(args.out), res=args.res, minutes=args.minutes,
                        orbit_frames=args.orbit_frames, sections=args.sections,

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from quadfree.apps.runs import evaluate_run
-from quadfree.atomic import write_text
 from quadfree.cli.common import add_runtime_options, apply_threads
-from quadfree.device import resolve_device
+
+HELP = "evaluate a trained run on its test views"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("eval", help="evaluate a trained run on its test views",
+    parser = sub.add_parser("eval", help=HELP,
                             description="Render the test split and write PSNR and SSIM per "
                                         "image and mean, seconds per frame and network "
                                         "evaluations per ray as JSON.")
@@ -28,6 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from quadfree.apps.runs import evaluate_run
+    from quadfree.atomic import write_text
+    from quadfree.device import resolve_device
+    from quadfree.outputs import check_output_file, check_writable
+
+    check_output_file(args.json, "--json")
+    if args.save_images:
+        check_writable(args.save_images, "--save-images")
     apply_threads(args)
     result = evaluate_run(args.run, split=args.split, data=args.data, max_frames=args.max_frames,
                           chunk=args.chunk, device=resolve_device(args.device),

@@ -10,46 +10,60 @@ import argparse
 import json
 from pathlib import Path
 
-from quadfree.apps.integrate1d import integrate_signal, plot_report
-from quadfree.apps.signals import BUILTINS, builtin_signal, load_samples, parse_interval
-from quadfree.atomic import write_text
-from quadfree.autoint.fit1d import Fit1DConfig
 from quadfree.cli.common import add_runtime_options, apply_threads
-from quadfree.device import resolve_device
-from quadfree.errors import QuadfreeError
-from quadfree.seeding import seed_everything
+
+HELP = "fit AutoInt to a 1-D signal and report its integrals"
+OWN_FILES = ("integrate.png", "integrals.json")    # what integrate writes into --out
+# Kept here so that `quadfree integrate --help` starts without torch; a test checks that they
+# equal sorted(quadfree.apps.signals.BUILTINS) and quadfree.autoint.Fit1DConfig's defaults.
+SIGNAL_NAMES = ["cos", "cosmix", "gauss", "poly", "step"]
+FIT_DEFAULTS = {"steps": 1000, "hidden": 32, "depth": 3, "w0": 30.0, "lr": 5e-4}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    defaults = Fit1DConfig()
+    d = FIT_DEFAULTS
     p = sub.add_parser(
-        "integrate", help="fit AutoInt to a 1-D signal and report its integrals",
+        "integrate", help=HELP,
         description="Train the grad network of an integral network Φ on a 1-D signal, then "
                     "integrate with two evaluations: ∫_a^b f ≈ Φ(b) − Φ(a). Prints the integral "
                     "over the domain and each --interval with its error against the exact value "
                     "(built-in signals) or the trapezoid rule (--data); writes integrate.png "
-                    "and integrals.json into --out.")
+                    "and integrals.json into --out (default ./integrate_out; replaced whole, "
+                    "a non-empty folder holding anything else is refused unless --overwrite). "
+                    "Negative intervals: --interval -1,-0.2 works as written.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--signal", default=None, metavar="NAME",
-                     help=f"built-in signal: {', '.join(sorted(BUILTINS))} (default cos)")
+                     help=f"built-in signal: {', '.join(SIGNAL_NAMES)} (default cos)")
     src.add_argument("--data", default=None, metavar="FILE",
                      help="samples x,y: a CSV with two columns or an NPY array (N, 2)")
     p.add_argument("--interval", action="append", default=[], metavar="A,B",
-                   help="also integrate over [A, B] (repeatable)")
+                   help="also integrate over [A, B] (repeatable; e.g. --interval -1,-0.2)")
     p.add_argument("--domain", default=None, metavar="LO,HI",
                    help="domain of a built-in signal (default -1,1)")
     p.add_argument("--out", default="integrate_out", metavar="DIR",
-                   help="output folder for integrate.png and integrals.json")
-    p.add_argument("--steps", type=int, default=defaults.steps, help="training steps")
-    p.add_argument("--hidden", type=int, default=defaults.hidden, help="SIREN width")
-    p.add_argument("--depth", type=int, default=defaults.depth, help="SIREN hidden layers")
-    p.add_argument("--w0", type=float, default=defaults.w0, help="SIREN frequency w0")
-    p.add_argument("--lr", type=float, default=defaults.lr, help="initial Adam learning rate")
-    add_runtime_options(p, threads=1)
+                   help="output folder for integrate.png and integrals.json "
+                        "(default %(default)s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a non-empty --out that holds more than an earlier result")
+    p.add_argument("--steps", type=int, default=d["steps"], help="training steps")
+    p.add_argument("--hidden", type=int, default=d["hidden"], help="SIREN width")
+    p.add_argument("--depth", type=int, default=d["depth"], help="SIREN hidden layers")
+    p.add_argument("--w0", type=float, default=d["w0"], help="SIREN frequency w0")
+    p.add_argument("--lr", type=float, default=d["lr"], help="initial Adam learning rate")
+    add_runtime_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from quadfree.apps.integrate1d import integrate_signal, plot_report
+    from quadfree.apps.signals import builtin_signal, load_samples, parse_interval
+    from quadfree.atomic import atomic_dir
+    from quadfree.autoint.fit1d import Fit1DConfig
+    from quadfree.device import resolve_device
+    from quadfree.errors import QuadfreeError
+    from quadfree.outputs import prepare_output_dir
+    from quadfree.seeding import seed_everything
+
     # Validate everything before any work or any file.
     if args.data is not None:
         if args.domain is not None:
@@ -60,9 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if args.domain is not None:
             signal = signal.with_domain(*parse_interval(args.domain, flag="domain"))
     intervals = [parse_interval(text) for text in args.interval]
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise QuadfreeError(f"--out {out}: exists and is not a folder")
+    out = prepare_output_dir(Path(args.out), "--out", overwrite=args.overwrite, own=OWN_FILES,
+                             hint="--overwrite")
     config = Fit1DConfig(hidden=args.hidden, depth=args.depth, w0=args.w0, steps=args.steps,
                          lr=args.lr, lr_final=args.lr * 1e-3)
     apply_threads(args)
@@ -75,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"fit: {report.fit_steps} steps in {report.fit_seconds:.1f} s, "
           f"final MSE (standardized) {report.fit_final_loss:.2e}")
     print(report.table())
-    plot_report(signal, model, report, out / "integrate.png")
-    write_text(out / "integrals.json", json.dumps(report.to_dict(), indent=2) + "\n")
+    with atomic_dir(out) as tmp:          # the folder appears complete, or not at all
+        plot_report(signal, model, report, tmp / "integrate.png")
+        (tmp / "integrals.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     print(f"wrote {out / 'integrate.png'} and {out / 'integrals.json'}")
     return 0

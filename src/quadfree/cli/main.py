@@ -1,8 +1,12 @@
 """Entry point of the ``quadfree`` command.
 
-Each command lives in its own module under ``quadfree.cli`` exposing
-``register(subparsers)``; the parser it adds sets ``func(args) -> int``.
-A :class:`~quadfree.errors.QuadfreeError` becomes one line on stderr and exit code 2.
+Each command lives in its own module under ``quadfree.cli`` exposing ``HELP`` (one line) and
+``register(subparsers)``; the parser it adds sets ``func(args) -> int``. Only the command being
+run is registered in full (its module imports torch and the library lazily), so
+``quadfree --help`` and mistakes in the command name answer at once.
+
+A :class:`~quadfree.errors.QuadfreeError`, or a disk error (no space, read-only, permission),
+becomes one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 
 from quadfree import __version__
 from quadfree.errors import QuadfreeError
+from quadfree.threads import passive_wait
 
 # Command modules, in the order `quadfree --help` lists them.
 COMMANDS: list[str] = [
@@ -29,11 +34,41 @@ COMMANDS: list[str] = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every command registered.
+# A value such as "-1,-0.2" (numbers separated by commas, the first negative): argparse would
+# take it for an option; it can never be one.
+_NUMBER_LIST = re.compile(r"^-(\d|\.\d)[^,\s]*(,[^,\s]+)+$")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """Attach a comma-separated value that starts with a minus sign to its option, so that
+    ``--interval -1,-0.2`` parses as written (argparse alone would read ``-1,-0.2`` as an
+    unknown option).
 
     Example:
-        >>> build_parser().prog
+        >>> join_negative_values(["integrate", "--interval", "-1,-0.2", "--steps", "5"])
+        ['integrate', '--interval=-1,-0.2', '--steps', '5']
+    """
+    out: list[str] = []
+    for token in argv:
+        if (out and out[-1].startswith("--") and "=" not in out[-1]
+                and _NUMBER_LIST.match(token)):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
+def _selected(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command listed, the one named in ``argv`` registered in full
+    (all of them when ``argv`` is None).
+
+    Example:
+        >>> build_parser(["--help"]).prog
         'quadfree'
     """
     parser = argparse.ArgumentParser(
@@ -41,8 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Integrals through fields, fast: AutoInt and FC²T² (Taylor) engines.")
     parser.add_argument("--version", action="version", version=f"quadfree {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = None if argv is None else _selected(argv)
     for name in COMMANDS:
-        importlib.import_module(f"quadfree.cli.{name}").register(sub)
+        module = importlib.import_module(f"quadfree.cli.{name}")
+        if name == "bench" and name == chosen:
+            module.register(sub, argv)            # registers only the benchmark named
+        elif argv is None or name == chosen:
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=module.HELP, add_help=False)
     return parser
 
 
@@ -69,7 +111,7 @@ def error_line(command: str, exc: QuadfreeError, parser: argparse.ArgumentParser
         >>> error_line("eval", QuadfreeError("chunk 0: bad", param="chunk"), build_parser())
         'quadfree eval: error: --chunk 0: bad'
     """
-    message = str(exc)
+    message = " ".join(str(exc).split())          # one line, whatever the message holds
     params = getattr(exc, "param", None) or ()
     if isinstance(params, str):
         params = (params,)
@@ -88,12 +130,25 @@ def error_line(command: str, exc: QuadfreeError, parser: argparse.ArgumentParser
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
-    parser = build_parser()
+    from quadfree.cli.common import check_seed
+    from quadfree.outputs import os_error_message
+
+    passive_wait()
+    argv = join_negative_values(sys.argv[1:] if argv is None else list(argv))
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
+        check_seed(args)
         return int(args.func(args) or 0)
     except QuadfreeError as exc:
         print(error_line(args.command, exc, parser), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = getattr(args, "out", None) or getattr(args, "json", None)
+        message = os_error_message(exc, where)
+        if message is None:
+            raise
+        print(f"quadfree {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         detail = f" ({exc}; continue with --resume)" if str(exc) else ""

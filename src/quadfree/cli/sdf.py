@@ -6,18 +6,19 @@ import argparse
 import json
 
 from quadfree.cli.common import add_runtime_options, apply_threads
-from quadfree.device import resolve_device
-from quadfree.sdf.experiment import SdfConfig, load_target, run_sdf
-from quadfree.sdf.fit import FitConfig
-from quadfree.sdf.options import add_model_options, config_from
-from quadfree.sdf.shapes import SHAPE_NAMES
-from quadfree.seeding import seed_everything
+
+HELP = "fit a signed distance function (Taylor layer or MLP)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from quadfree.sdf.experiment import SdfConfig
+    from quadfree.sdf.fit import FitConfig
+    from quadfree.sdf.options import add_model_options
+    from quadfree.sdf.shapes import SHAPE_NAMES
+
     f = FitConfig()
     parser = sub.add_parser(
-        "sdf", help="fit a signed distance function (Taylor layer or MLP)",
+        "sdf", help=HELP,
         description="Fit a signed distance function to DeepSDF-style samples of a mesh or a "
                     "built-in shape with the mean absolute error: the explicit FC²T² layer "
                     "(full batch) or a DeepSDF-style MLP. Writes mesh.ply, figure.png, "
@@ -43,11 +44,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue from --out/checkpoint.pt")
     add_model_options(parser)
-    add_runtime_options(parser, threads=1)
+    add_runtime_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from quadfree.device import resolve_device
+    from quadfree.sdf.experiment import load_target, run_sdf
+    from quadfree.sdf.options import config_from
+    from quadfree.seeding import seed_everything
+
     device = resolve_device(args.device)
     apply_threads(args)
     seed_everything(args.seed)

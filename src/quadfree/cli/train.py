@@ -5,20 +5,20 @@ from __future__ import annotations
 import argparse
 
 from quadfree.cli.common import add_runtime_options, apply_threads
-from quadfree.config import parse_assignments, typed_overrides
-from quadfree.device import resolve_device
-from quadfree.radiance.registry import METHODS, default_config
-from quadfree.train import TrainConfig
-from quadfree.train.trainer import route_overrides, train_run
+
+HELP = "train a radiance-field method on a Blender-format dataset"
+METHOD_NAMES = ["autoint", "nerf"]   # == sorted(quadfree.radiance.registry.METHODS) (tested)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "train", help="train a radiance-field method on a Blender-format dataset",
+        "train", help=HELP,
         description="Train a radiance-field method. Checkpoints go to RUN/checkpoint.pt "
                     "(atomically, every ckpt_every steps, at the end and on Ctrl-C); "
-                    "--resume continues exactly where the run stopped.")
-    parser.add_argument("--method", choices=sorted(METHODS), default=None,
+                    "--resume continues exactly where the run stopped. A new RUN folder "
+                    "appears with its first complete checkpoint; an existing non-empty one "
+                    "is refused unless --resume or --overwrite.")
+    parser.add_argument("--method", choices=METHOD_NAMES, default=None,
                         help="method to train (default nerf; taken from the run with --resume)")
     parser.add_argument("--data", metavar="DIR", help="Blender-format dataset directory")
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
@@ -28,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="total training steps (default from the training config)")
     parser.add_argument("--near", type=float, default=2.0, help="near bound (default 2)")
     parser.add_argument("--far", type=float, default=6.0, help="far bound (default 6)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in --out")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="replace the run or folder in --out (once the new run's first "
+                           "checkpoint is written)")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also log to RUN/tensorboard (needs the tensorboard package)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -39,6 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from quadfree.config import parse_assignments, typed_overrides
+    from quadfree.device import resolve_device
+    from quadfree.errors import QuadfreeError
+    from quadfree.radiance.registry import default_config
+    from quadfree.train import TrainConfig
+    from quadfree.train.trainer import route_overrides, train_run
+
     apply_threads(args)
     method = args.method or (None if args.resume else "nerf")
     method_over, train_over = route_overrides(method, parse_assignments(args.set),
@@ -52,12 +63,12 @@ def run(args: argparse.Namespace) -> int:
     if args.tensorboard:
         train_over["tensorboard"] = True
     if not args.resume and not args.data:
-        from quadfree.errors import QuadfreeError
         raise QuadfreeError("--data is required (unless --resume)")
     summary = train_run(method or "", args.data, args.out, method_overrides=method_over,
                         train_overrides=train_over, downscale=args.downscale, near=args.near,
                         far=args.far, resume=args.resume, seed=args.seed,
-                        device=resolve_device(args.device), progress=not args.quiet)
+                        device=resolve_device(args.device), progress=not args.quiet,
+                        overwrite=args.overwrite)
     val = f", val PSNR {summary['val_psnr']:.2f} dB" if "val_psnr" in summary else ""
     print(f"trained {summary['method']} for {summary['step']} steps "
           f"({summary['train_seconds']:.1f} s){val}; run in {summary['out']}")

@@ -14,13 +14,14 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 import torch
 
 from quadfree.errors import QuadfreeError
 from quadfree.images import to_uint8
+from quadfree.outputs import write_image
 from quadfree.render.rays import Camera, RayBundle, camera_rays, focal_from_fov
+from quadfree.safeio import load_npy, one_line, read_image, read_npy_header, read_text
 
 SPLITS = ("train", "val", "test")
 
@@ -100,11 +101,9 @@ def _check_matrix(name: str, m: object) -> np.ndarray:
 
 
 def _read_rgba(path: Path) -> np.ndarray:
-    """Read a PNG as float32 ``(H, W, 4)`` in [0, 1] (alpha 1 when absent)."""
-    try:
-        img = iio.imread(path, plugin="pillow")
-    except Exception as exc:  # imageio raises many types for bad files
-        raise QuadfreeError(f"{path}: cannot read image ({exc})") from None
+    """Read a PNG as float32 ``(H, W, 4)`` in [0, 1] (alpha 1 when absent); at most
+    :data:`quadfree.safeio.MAX_IMAGE_PIXELS` pixels."""
+    img = read_image(path, str(path))
     if img.dtype == np.uint8:
         arr = img.astype(np.float32) / 255.0
     elif img.dtype == np.uint16:
@@ -185,9 +184,9 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
     if not meta_path.is_file():
         raise QuadfreeError(f"{meta_path}: missing (not a Blender-format dataset?)")
     try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise QuadfreeError(f"{meta_path}: malformed JSON ({exc})") from None
+        meta = json.loads(read_text(meta_path, str(meta_path)))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise QuadfreeError(one_line(f"{meta_path}: malformed JSON ({exc})")) from None
     if not isinstance(meta, dict):
         raise QuadfreeError(f"{meta_path}: expected a JSON object")
     angle = meta.get("camera_angle_x")
@@ -209,7 +208,9 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
                 "transform_matrix" not in frame:
             raise QuadfreeError(f"{where}: needs 'file_path' and 'transform_matrix'")
         poses.append(_check_matrix(where, frame["transform_matrix"]))
-        rel = str(frame["file_path"])
+        rel = frame["file_path"]
+        if not isinstance(rel, str) or not rel or "\0" in rel:
+            raise QuadfreeError(f"{where}: 'file_path' must be a non-empty string")
         path = root / rel
         if path.suffix.lower() != ".png" or not path.is_file():
             path = root / (rel + ".png")
@@ -226,9 +227,10 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
         files.append(str(path))
         dpath = path.with_name(path.stem + "_depth.npy")
         if dpath.is_file():
-            depth = np.load(dpath).astype(np.float32)
-            if depth.shape != tuple(size):
-                raise QuadfreeError(f"{dpath}: depth shape {depth.shape} != image {size}")
+            shape, _ = read_npy_header(dpath, str(dpath))
+            if shape != tuple(size):
+                raise QuadfreeError(f"{dpath}: depth shape {shape} != image {tuple(size)}")
+            depth = load_npy(dpath, str(dpath), kinds="iuf").astype(np.float32)
             depths.append(downscale_depth(depth, downscale, str(dpath)))
     h, w = images[0].shape[:2]
     width_full = size[1]
@@ -269,7 +271,7 @@ def write_blender_split(root: str | Path, split: str, rgba: np.ndarray, poses: n
         img = rgba[i]
         if img.dtype != np.uint8:
             img = to_uint8(img)
-        iio.imwrite(root / split / f"r_{i}.png", img)
+        write_image(root / split / f"r_{i}.png", img)
         if depths is not None:
             np.save(root / split / f"r_{i}_depth.npy", np.asarray(depths[i], dtype=np.float32))
         frames.append({"file_path": f"./{split}/r_{i}",

@@ -351,7 +351,7 @@ def _save(path: Path, t: OperatorTables) -> None:
 def _load(path: Path, dim: int, levels: int, order: int, fit: str, separation: int
           ) -> OperatorTables | None:
     try:
-        z = np.load(path)
+        z = np.load(path, allow_pickle=False)     # a cache never unpickles
         sep = bool(z["separable"])
         t = OperatorTables(dim=dim, levels=levels, order=order, fit=fit, separable=sep,
                            m2m=z["m2m"], l2l=z["l2l"], separation=separation)

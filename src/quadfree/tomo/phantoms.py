@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from quadfree.errors import QuadfreeError
+from quadfree.safeio import load_npy, one_line, read_image, read_text
 from quadfree.tomo.geometry import circle_mask
 
 PHANTOMS = ("shepp-logan",)
+MAX_SIZE = 4096            # largest image side (pixels) or detector count accepted
+MAX_ANGLES = 4096          # most projection angles in a scan or an angle list
 
 
 def shepp_logan(size: int = 128) -> np.ndarray:
@@ -61,8 +64,8 @@ def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
         raise QuadfreeError(f"{name}: expected a 2-D grey image, got shape {img.shape}")
     if img.shape[0] != img.shape[1]:
         raise QuadfreeError(f"{name}: image must be square, got {img.shape[0]}×{img.shape[1]}")
-    if img.shape[0] < 8:
-        raise QuadfreeError(f"{name}: image must be at least 8×8, got {img.shape}")
+    if not 8 <= img.shape[0] <= MAX_SIZE:
+        raise QuadfreeError(f"{name}: image side must be in [8, {MAX_SIZE}], got {img.shape}")
     if not np.issubdtype(img.dtype, np.number) or np.issubdtype(img.dtype, np.complexfloating):
         raise QuadfreeError(f"{name}: expected real numbers, got dtype {img.dtype}")
     img = img.astype(np.float64)
@@ -84,8 +87,9 @@ def pixels_outside_circle(image: np.ndarray) -> int:
     return int((np.asarray(image)[~circle_mask(np.asarray(image).shape[0])] != 0).sum())
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read a PNG (grey, or RGB(A) averaged to grey, scaled to [0, 1]) or NPY image.
+def load_image(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
+    """Read a PNG (grey, or RGB(A) averaged to grey, scaled to [0, 1]) or NPY image, at most
+    :data:`MAX_SIZE` pixels a side. A colour image's conversion is appended to ``notes``.
 
     The raw array is returned unvalidated so callers can report what was outside the circle;
     pass it through :func:`check_image`.
@@ -97,21 +101,25 @@ def load_image(path: str | Path) -> np.ndarray:
         (8, 8)
     """
     path = Path(path)
+    name = f"image {path}"
     if not path.is_file():
-        raise QuadfreeError(f"image {path}: no such file", param="image")
-    suffix = path.suffix.lower()
+        raise QuadfreeError(f"{name}: no such file", param="image")
     try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        import imageio.v3 as iio
-
-        arr = np.asarray(iio.imread(path))
-    except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"image {path}: cannot read ({exc})", param="image") from None
+        if path.suffix.lower() == ".npy":
+            return load_npy(path, name, max_bytes=MAX_SIZE * MAX_SIZE * 8, kinds="biuf")
+        arr = read_image(path, name, max_pixels=MAX_SIZE * MAX_SIZE)
+    except QuadfreeError as exc:               # the message starts with "image PATH"
+        raise QuadfreeError(str(exc), param="image") from None
     scale = float(np.iinfo(arr.dtype).max) if np.issubdtype(arr.dtype, np.integer) else 1.0
     arr = arr.astype(np.float64) / scale
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        if notes is not None:
+            alpha = " (alpha ignored)" if arr.shape[-1] == 4 else ""
+            notes.append(f"colour image converted to grey by averaging its R, G, B "
+                         f"channels{alpha}, then scaled to [0, 1]")
         arr = arr[..., :3].mean(-1)
+    elif arr.ndim == 3 and arr.shape[-1] in (1, 2):      # grey (+ alpha)
+        arr = arr[..., 0]
     return arr
 
 
@@ -131,21 +139,25 @@ def load_sinogram(path: str | Path, angles_path: str | Path) -> tuple[np.ndarray
     path, angles_path = Path(path), Path(angles_path)
     for p, flag in ((path, "sinogram"), (angles_path, "angles_file")):
         if not p.is_file():
-            raise QuadfreeError(f"{flag} {p}: no such file")
+            raise QuadfreeError(f"{flag} {p}: no such file", param=flag)
     try:
-        sino = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"sinogram {path}: cannot read ({exc})",
-                            param="sinogram") from None
+        sino = load_npy(path, f"sinogram {path}", max_bytes=2 * MAX_SIZE * MAX_ANGLES * 8)
+    except QuadfreeError as exc:
+        raise QuadfreeError(str(exc), param="sinogram") from None
     try:
         if angles_path.suffix.lower() == ".npy":
-            angles = np.load(angles_path, allow_pickle=False)
+            angles = load_npy(angles_path, f"angles_file {angles_path}",
+                              max_bytes=MAX_ANGLES * 8)
         else:
-            text = angles_path.read_text().replace(",", " ").split()
-            angles = np.array([float(v) for v in text])
-    except (OSError, ValueError) as exc:
-        raise QuadfreeError(f"angles_file {angles_path}: cannot read ({exc})",
-                            param="angles_file") from None
+            text = read_text(angles_path, f"angles_file {angles_path}",
+                             max_bytes=64 * MAX_ANGLES).replace(",", " ").split()
+            try:
+                angles = np.array([float(v) for v in text])
+            except ValueError as exc:
+                raise QuadfreeError(one_line(f"angles_file {angles_path}: not a list of "
+                                             f"numbers ({exc})")) from None
+    except QuadfreeError as exc:
+        raise QuadfreeError(str(exc), param="angles_file") from None
     return check_sinogram(sino, angles, name=str(path))
 
 
@@ -169,6 +181,9 @@ def check_sinogram(sinogram: np.ndarray, angles: np.ndarray, name: str = "sinogr
         raise QuadfreeError(f"{name}: {sino.shape[1]} sinogram columns but {a.size} angles")
     if sino.shape[0] < 8:
         raise QuadfreeError(f"{name}: at least 8 detector rows needed, got {sino.shape[0]}")
+    if sino.shape[0] > 2 * MAX_SIZE or a.size > MAX_ANGLES:
+        raise QuadfreeError(f"{name}: {sino.shape[0]} detectors × {a.size} angles; the limits "
+                            f"are {2 * MAX_SIZE} detectors and {MAX_ANGLES} angles")
     if not np.isfinite(sino).all():
         raise QuadfreeError(f"{name}: {int((~np.isfinite(sino)).sum())} non-finite value(s)")
     if (sino < 0).any():

@@ -61,11 +61,12 @@ def make_problem(*, phantom_name: str | None = None, image_path: str | Path | No
         sino, angles = load_sinogram(sinogram_path, angles_path)
         order = np.argsort(angles)
         return Problem(sino[:, order], angles[order], None, f"sinogram {sinogram_path}", notes)
+    scan_angles(num_angles)                     # checks the count before any work
     if phantom_name is not None:
         image = phantom(phantom_name, size)
         source = f"phantom {phantom_name} {size}×{size}"
     else:
-        raw = load_image(image_path)
+        raw = load_image(image_path, notes)
         image = check_image(raw, name=f"image {image_path}")
         outside = pixels_outside_circle(raw)
         if outside:

@@ -16,8 +16,10 @@ def scan_angles(count: int) -> np.ndarray:
         >>> scan_angles(4).tolist()
         [0.0, 45.0, 90.0, 135.0]
     """
-    if count < 2:
-        raise QuadfreeError(f"count {count}: need at least 2 angles", param="count")
+    from quadfree.tomo.phantoms import MAX_ANGLES
+
+    if not 2 <= count <= MAX_ANGLES:
+        raise QuadfreeError(f"count {count}: must be in [2, {MAX_ANGLES}]", param="count")
     return np.arange(count) * (180.0 / count)
 
 

@@ -3,6 +3,8 @@
 A checkpoint holds ``method`` (registry name), ``method_config`` and ``train_config`` dicts,
 ``data`` (dataset path, downscale, near, far), ``step``, ``model``/``optimizer`` state dicts,
 ``rng`` states (trainer generator, torch, CUDA, NumPy, Python) and the training ``history``.
+Only tensors and plain data are stored, and loading uses ``weights_only=True``
+(:func:`quadfree.safeio.torch_load`), so a checkpoint cannot run code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from quadfree.atomic import atomic_path
 from quadfree.errors import QuadfreeError
 from quadfree.radiance.base import RadianceMethod
 from quadfree.radiance.registry import METHODS, build_method, saved_config
+from quadfree.safeio import torch_load
 
 CHECKPOINT_NAME = "checkpoint.pt"
 REQUIRED_KEYS = ("method", "method_config", "train_config", "data", "step", "model")
@@ -36,8 +39,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"
                     ) -> dict[str, Any]:
-    """Read a checkpoint written by the trainer; a missing or corrupt file is a
-    :class:`QuadfreeError` naming it.
+    """Read a checkpoint written by the trainer; a missing or corrupt file, or one holding
+    anything but tensors and plain data (it is never unpickled), is a :class:`QuadfreeError`
+    naming it.
 
     Example:
         >>> import tempfile, pathlib
@@ -51,10 +55,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu"
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise QuadfreeError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # torch raises several types for corrupt files
-        raise QuadfreeError(f"{path}: not a readable checkpoint ({exc})") from None
+    state = torch_load(path, str(path), map_location=map_location)
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
         raise QuadfreeError(f"{path}: not a quadfree training checkpoint")
     if state["method"] not in METHODS:

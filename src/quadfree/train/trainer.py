@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -27,6 +28,13 @@ from quadfree.data.blender import BlenderSplit, load_blender
 from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
 from quadfree.metrics import psnr as psnr_metric
+from quadfree.outputs import (
+    output_lock,
+    prepare_output_dir,
+    publish_dir,
+    remove_stale_staging,
+    staging_dir,
+)
 from quadfree.radiance.base import RadianceMethod, RayBundle
 from quadfree.radiance.registry import build_method
 from quadfree.render.image import render_image
@@ -41,8 +49,11 @@ def _mse_to_psnr(mse: float) -> float:
 
 
 def _rng_state(gen: torch.Generator) -> dict[str, Any]:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # NumPy's state as a tensor and plain numbers: checkpoints hold no pickled NumPy objects
+    numpy_state = [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]
     state = {"gen": gen.get_state(), "torch": torch.get_rng_state(),
-             "numpy": np.random.get_state(), "python": random.getstate()}
+             "numpy": numpy_state, "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -51,7 +62,9 @@ def _rng_state(gen: torch.Generator) -> dict[str, Any]:
 def _set_rng_state(gen: torch.Generator, state: dict[str, Any]) -> None:
     gen.set_state(state["gen"])
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    kind, keys, *rest = state["numpy"]
+    keys = keys.numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)
+    np.random.set_state((kind, keys.astype(np.uint32), *rest))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -113,6 +126,7 @@ class Trainer:
         self.rays, self.target = rays.to(self.device), rgb.to(self.device)
         self.precrop_index = self._precrop_index()
         self._last: dict[str, float] = {}
+        self.publish_to: Path | None = None     # see save()
 
     def _precrop_index(self) -> torch.Tensor | None:
         cfg, d = self.config, self.train_data
@@ -146,9 +160,12 @@ class Trainer:
         self.train_seconds = float(state.get("train_seconds", 0.0))
 
     def save(self) -> None:
-        """Write ``checkpoint.pt`` and ``history.json`` atomically."""
+        """Write ``checkpoint.pt`` and ``history.json`` atomically; a run built in a staging
+        folder (``publish_to`` set) moves to its place with its first complete checkpoint."""
         save_checkpoint(self.out_dir / CHECKPOINT_NAME, self.state_dict())
         write_text(self.out_dir / "history.json", json.dumps(self.history, indent=1) + "\n")
+        if self.publish_to is not None:
+            self.out_dir, self.publish_to = publish_dir(self.out_dir, self.publish_to), None
 
     # -- one step --------------------------------------------------------------------------
     def _batch(self) -> tuple[RayBundle, torch.Tensor]:
@@ -282,13 +299,19 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
               train_overrides: dict[str, Any] | None = None, downscale: int = 1,
               near: float = 2.0, far: float = 6.0, resume: bool = False, seed: int = 0,
               device: torch.device | str = "cpu", progress: bool = True,
-              on_step: Callable[[Trainer, int], None] | None = None) -> dict[str, Any]:
+              on_step: Callable[[Trainer, int], None] | None = None,
+              overwrite: bool = False) -> dict[str, Any]:
     """Load data, build (or restore) the method and train it: the library behind
     ``quadfree train``.
 
     With ``resume`` the run directory's checkpoint supplies method, configs, data options,
     weights, optimizer and RNG states; only training options (``train_overrides``, e.g.
     ``iters``) may change, not the method's config. Returns the trainer's summary plus ``"out"``.
+
+    A new run is refused if ``out_dir`` exists and is not empty (unless ``overwrite``); it is
+    built in a hidden folder beside ``out_dir`` and appears there only with its first complete
+    checkpoint (an existing folder is replaced then). A lock beside ``out_dir`` refuses a second
+    process training into the same place.
 
     Example:
         >>> train_run("nerf", "/no/such/dir", "/tmp/x", progress=False)
@@ -312,9 +335,17 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
         info = state["data"]
         data_dir, downscale, near, far = info["path"], info["downscale"], info["near"], info["far"]
         seed = int(state.get("seed", seed))
-    elif (out_dir / CHECKPOINT_NAME).exists():
-        raise QuadfreeError(f"out {out_dir}: already holds a run; resume it or choose another "
-                            "directory", param="out")
+    elif (out_dir / CHECKPOINT_NAME).exists() and not overwrite:
+        raise QuadfreeError(f"out {out_dir}: already holds a run; resume it, overwrite it or "
+                            "choose another directory", param=("out", "resume", "overwrite"))
+    if not resume:
+        prepare_output_dir(out_dir, "out", overwrite=overwrite,
+                           hint="overwrite (or resume to continue a run)",
+                           hint_params=("overwrite", "resume"))
+    # Everything the run needs is checked before the data is loaded or the lock taken.
+    build_method(method_name, method_overrides)             # validates the method's config
+    config = apply_overrides(TrainConfig(), train_overrides)
+    check_train_config(config)
     train_data = load_blender(data_dir, "train", downscale=downscale, near=near, far=far)
     try:
         val_data = load_blender(data_dir, "val", downscale=downscale, near=near, far=far)
@@ -322,17 +353,60 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
         if Path(data_dir, "transforms_val.json").exists():
             raise
         val_data = None
-    seed_everything(seed)  # same initial weights for the same seed
-    method, method_config = build_method(method_name, method_overrides)
-    config = apply_overrides(TrainConfig(), train_overrides)
-    data_info = {"path": str(Path(data_dir).resolve()), "downscale": downscale,
-                 "near": near, "far": far}
-    trainer = Trainer(method, method_name, method_config, train_data, val_data, config, out_dir,
-                      data_info, device=device, seed=seed, progress=progress, on_step=on_step)
-    if state is not None:
-        trainer.load_state_dict(state)
-    summary = trainer.fit()
+    with output_lock(out_dir, "out"):
+        staging = None
+        if not resume:
+            remove_stale_staging(out_dir)
+            staging = staging_dir(out_dir)
+        try:
+            seed_everything(seed)  # same initial weights for the same seed
+            method, method_config = build_method(method_name, method_overrides)
+            data_info = {"path": str(Path(data_dir).resolve()), "downscale": downscale,
+                         "near": near, "far": far}
+            trainer = Trainer(method, method_name, method_config, train_data, val_data, config,
+                              staging or out_dir, data_info, device=device, seed=seed,
+                              progress=progress, on_step=on_step)
+            if staging is not None:
+                trainer.publish_to = out_dir
+            if state is not None:
+                trainer.load_state_dict(state)
+            summary = trainer.fit()
+        finally:
+            if staging is not None and staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
     return {**summary, "out": str(out_dir), "method": method_name}
+
+
+def check_train_config(config: TrainConfig) -> None:
+    """Reject nonsense training values before any work: ``iters >= 1``, ``max_seconds >= 0``
+    (finite), ``batch_rays >= 1``, positive learning rates, ``chunk >= 1``, a crop fraction in
+    (0, 1] and non-negative step intervals.
+
+    Example:
+        >>> check_train_config(TrainConfig(iters=0))
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: iters 0: must be at least 1
+    """
+    c = config
+    checks = [
+        ("iters", c.iters, c.iters >= 1, "must be at least 1"),
+        ("max_seconds", c.max_seconds, math.isfinite(c.max_seconds) and c.max_seconds >= 0,
+         "must be >= 0 (0: no limit)"),
+        ("batch_rays", c.batch_rays, c.batch_rays >= 1, "must be at least 1"),
+        ("lr", c.lr, c.lr > 0 and math.isfinite(c.lr), "must be positive"),
+        ("lr_final", c.lr_final, c.lr_final > 0 and math.isfinite(c.lr_final),
+         "must be positive"),
+        ("chunk", c.chunk, c.chunk >= 1, "must be at least 1"),
+        ("precrop_frac", c.precrop_frac, 0 < c.precrop_frac <= 1, "must be in (0, 1]"),
+        ("grad_clip", c.grad_clip, c.grad_clip >= 0, "must be >= 0 (0: off)"),
+    ]
+    checks += [(k, getattr(c, k), getattr(c, k) >= 0, "must be >= 0")
+               for k in ("lr_decay_steps", "precrop_iters", "val_every", "val_views",
+                         "ckpt_every")]
+    for key, value, ok, rule in checks:
+        if not ok:
+            raise QuadfreeError(f"{key} {value}: {rule}", param=key)
 
 
 def route_overrides(method_name: str | None, overrides: dict[str, Any],

@@ -4,8 +4,8 @@ Each module ``quadfree.apps.bench.<name>`` exposes a typed options dataclass and
 ``run_benchmark(options) -> dict`` (a JSON-serialisable result that includes ``machine``); it
 may also write a PNG plot. Its flags live in ``quadfree.cli.bench_<name>`` (``add_arguments``,
 ``options(args)``): the CLI only parses, calls and writes the JSON atomically. ``autoint``,
-``nerf`` and ``tomo`` have moved to that shape; ``integrate`` and ``taylor`` still take their
-flags from their own ``add_arguments(parser)`` / ``run(args)`` (see ``cli/bench.py``).
+``nerf``, ``threads`` and ``tomo`` have moved to that shape; ``integrate`` and ``taylor`` still
+take their flags from their own ``add_arguments(parser)`` / ``run(args)`` (see ``cli/bench.py``).
 """
 
 # Registered benchmarks: name -> one-line description.
@@ -17,4 +17,5 @@ BENCHMARKS: dict[str, str] = {
     "tomo": "sparse-view CT: AutoInt-completed sinograms vs linear interpolation, FBP, SART",
     "autoint": "AutoInt volume rendering (N = 8, 16, 32 sections) vs NeRF: PSNR, render speed",
     "sdf": "signed-distance fitting: explicit Taylor layer (levels 4, 5) vs a DeepSDF-style MLP",
+    "threads": "render s/frame of NeRF and AutoInt per torch thread count (the thread policy)",
 }

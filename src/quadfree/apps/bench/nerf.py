@@ -23,8 +23,6 @@ from quadfree.machine import machine_info
 from quadfree.train.checkpoint import load_checkpoint
 from quadfree.train.trainer import route_overrides, train_run
 
-# One torch thread: two ran training steps several times slower on the shared 2-core CPUs.
-DEFAULT_THREADS = 1
 
 @dataclass
 class NerfBenchOptions:

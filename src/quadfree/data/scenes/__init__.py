@@ -27,6 +27,7 @@ SCENES: dict[str, str] = {
     "objects": "quadfree.data.scenes.objects",
 }
 SPLIT_SIZES = {"train": 100, "val": 10, "test": 20}
+DEFAULT_RES = 64       # one default for `scene make`, the demo and the benchmarks
 
 
 def scene_module(name: str):
@@ -59,7 +60,7 @@ def split_poses(seed: int, sizes: dict[str, int] | None = None) -> dict[str, np.
             "test": orbit_poses(sizes["test"], elevation_deg=30.0, phase=0.3)}
 
 
-def make_scene(name: str, out: str | Path, *, res: int = 100, seed: int = 0,
+def make_scene(name: str, out: str | Path, *, res: int = DEFAULT_RES, seed: int = 0,
                sizes: dict[str, int] | None = None, progress: bool = True) -> dict[str, Any]:
     """Generate scene ``name`` at ``res``×``res`` into dataset directory ``out``, atomically.
 
