@@ -130,6 +130,18 @@ def p2m(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 
     return cells_to_ag(M.reshape((B,) + (n,) * d + (C, P)).movedim(-2, 1), order)
 
 
+def p2m_flops(n_points: int, channels: int, dim: int, order: int) -> int:
+    """Arithmetic of P2M (Legendre recurrences, basis products, weighting, scatter-add).
+
+    Example:
+        >>> p2m_flops(10, 1, 3, 4)
+        2000
+    """
+    P = len(multi_indices(dim, order))
+    per_point = 5 * dim * order + 2 * P + 2 * channels * P
+    return n_points * per_point
+
+
 def cells_to_ag(cells: torch.Tensor, order: int) -> torch.Tensor:
     """Cell layout ``(B, C, n…, P)`` → AG dense layout ``(n, a, …, B·C)``.
 
@@ -217,6 +229,65 @@ def _band_pass(V: torch.Tensor, W: torch.Tensor, m: int, chunk: int = 4) -> torc
     return torch.cat(parts, 1) if grad else out
 
 
+def band_pass_flops(rows: int, rest: int, W: torch.Tensor, m: int, chunk: int = 4) -> int:
+    """FLOPs the GEMMs of one :func:`_band_pass` execute (band zeros included).
+
+    ``rows`` = m·k rows of V, ``rest`` its columns, W ``(o, T·k)``.
+
+    Example:
+        >>> band_pass_flops(8 * 10, 100, torch.zeros(10, 50), 8)   # 2 chunks: 2·100·60·40 each
+        960000
+    """
+    k = rows // m
+    o, T = W.shape[0], W.shape[1] // k
+    s = T // 2
+    c = min(chunk, m)
+    total = 0
+    for X0 in range(0, m, c):
+        cc = min(c, m - X0)
+        total += 2 * rest * (min(X0 + cc + s, m) - max(X0 - s, 0)) * k * cc * o
+    return total
+
+
+def _axis_plan(shape: list[int], dim: int, ops: list, kind: str):
+    """(n, a, W, m, new group) of every axis step of :func:`axis_passes`."""
+    groups = [(shape[2 * ax], shape[2 * ax + 1]) for ax in range(dim)]
+    steps = []
+    for ax in range(dim):
+        n, a = groups[0]
+        W = ops[ax]
+        if kind == "down":
+            m, new = n // 2, (n // 2, W.shape[0])
+        elif kind == "up":
+            m, new = n, (2 * n, W.shape[0] // 2)
+        else:
+            m, new = n // 2, (n, W.shape[0] // 2)
+        steps.append((n, a, W, m, new))
+        groups = groups[1:] + [new]
+    return steps, groups
+
+
+def axis_passes_flops(shape: list[int] | torch.Size, dim: int, ops: list, kind: str) -> int:
+    """FLOPs executed by :func:`axis_passes` on an AG tensor of ``shape`` (GEMMs only).
+
+    Example:
+        >>> W = torch.zeros(3, 6)
+        >>> axis_passes_flops([8, 3, 8, 3, 1], 2, [W, W], "down")
+        20736
+    """
+    shape = list(shape)
+    numel = 1
+    for v in shape:
+        numel *= v
+    steps, _ = _axis_plan(shape, dim, ops, kind)
+    total = 0
+    for n, a, W, m, new in steps:
+        rest = numel // (n * a)
+        total += band_pass_flops(n * a, rest, W, m)
+        numel = rest * new[0] * new[1]
+    return total
+
+
 def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor:
     """Apply one per-axis operator to every axis of an AG tensor; returns AG layout again.
 
@@ -233,19 +304,10 @@ def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor
     """
     shape = list(A.shape)             # [n, a, n, a, (n, a), R]
     R = shape[-1]
-    groups = [(shape[2 * ax], shape[2 * ax + 1]) for ax in range(dim)]
+    steps, groups = _axis_plan(shape, dim, ops, kind)
     data = A.reshape(-1)
-    for ax in range(dim):
-        n, a = groups[0]
-        W = ops[ax]
-        if kind == "down":
-            m, new = n // 2, (n // 2, W.shape[0])
-        elif kind == "up":
-            m, new = n, (2 * n, W.shape[0] // 2)
-        else:
-            m, new = n // 2, (n, W.shape[0] // 2)
+    for n, a, W, m, _ in steps:
         data = _band_pass(data.reshape(n * a, -1), W, m)           # (rest, lead')
-        groups = groups[1:] + [new]
     # data is now (R, axis groups…): rotate R to the back
     data = _rotate(data, R)
     return data.reshape([v for g in groups for v in g] + [R])
