@@ -8,8 +8,9 @@ for a uniform density the truncated mass is ``erfc(t) + 2t/√π·e^{−t²}`` o
 (t = √α·r_c, 3-D; ``e^{−t²}`` in 2-D), and :func:`cutoff_radius` solves that for ``tol``.
 
 Two backends give the same sums: a compiled numba loop (CPU, the fast one; threads follow
-``torch.get_num_threads()``) and a vectorised torch gather (any device, used for CUDA tensors
-and when numba is absent).
+``torch.get_num_threads()``; one channel in 3-D uses a branch-free polynomial exp, relative
+error < 3e-7, so the loop vectorises) and a vectorised torch gather (any device, used for
+CUDA tensors and when numba is absent).
 """
 
 from __future__ import annotations
@@ -111,6 +112,44 @@ if numba is not None:
                                 for c in range(C):
                                     out[i, c] += e * ws[j, c]
 
+    @njit(fastmath=True, inline="always", cache=True)
+    def _exp_neg(y):  # pragma: no cover
+        """e^{−y} for 0 ≤ y ≤ 16: (e^{−y/16})^16, degree-9 Taylor (rel. error < 3e-7).
+
+        Branch-free, so the inner loop vectorises (numba's exp is a scalar libm call here).
+        """
+        z = -y * 0.0625
+        r = 1.0 + z * (1.0 + z * (0.5 + z * (1 / 6 + z * (1 / 24 + z * (
+            1 / 120 + z * (1 / 720 + z * (1 / 5040 + z * (1 / 40320 + z / 362880))))))))
+        r = r * r
+        r = r * r
+        r = r * r
+        return r * r
+
+    @njit(parallel=True, fastmath=True, cache=True)
+    def _cells_3d_c1(px, py, pz, ws, starts, qx, qy, qz, qstarts, G, alpha, r2, reach,
+                     out):  # pragma: no cover
+        """One channel, coordinates as separate arrays, polynomial exp (y = α·d² ≤ 16)."""
+        zero = out.dtype.type(0.0)
+        for cell in prange(G * G * G):
+            q0, q1 = qstarts[cell], qstarts[cell + 1]
+            if q0 == q1:
+                continue
+            cx, cy, cz = cell // (G * G), (cell // G) % G, cell % G
+            zlo, zhi = max(cz - reach, 0), min(cz + reach, G - 1)
+            for i in range(q0, q1):
+                ax, ay, az = qx[i], qy[i], qz[i]
+                acc = zero
+                for x in range(max(cx - reach, 0), min(cx + reach, G - 1) + 1):
+                    for y in range(max(cy - reach, 0), min(cy + reach, G - 1) + 1):
+                        base = (x * G + y) * G
+                        for j in range(starts[base + zlo], starts[base + zhi + 1]):
+                            dx, dy, dz = ax - px[j], ay - py[j], az - pz[j]
+                            d2 = dx * dx + dy * dy + dz * dz
+                            e = _exp_neg(alpha * min(d2, r2)) * ws[j]
+                            acc += e if d2 < r2 else zero
+                out[i] = acc
+
     @njit(parallel=True, fastmath=True, cache=True)
     def _cells_2d(ps, ws, starts, qs, qstarts, G, alpha, r2, reach, out):  # pragma: no cover
         C = ws.shape[1]
@@ -148,11 +187,19 @@ def _numba_batch(p, w, q, alpha, radius, cells_per_radius):
     ws = np.ascontiguousarray(w.T[order_p])
     qs = np.ascontiguousarray(q[order_q])
     out = np.zeros((q.shape[0], w.shape[0]), dtype=dt)
-    fn = _cells_3d if d == 3 else _cells_2d
+    a, r2 = dt.type(alpha), dt.type(radius * radius)
     threads = numba.get_num_threads()
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     try:
-        fn(ps, ws, starts, qs, qstarts, G, dt.type(alpha), dt.type(radius * radius), reach, out)
+        if d == 3 and w.shape[0] == 1 and alpha * radius * radius <= 16.0:
+            res = np.zeros(q.shape[0], dtype=dt)
+            _cells_3d_c1(*(np.ascontiguousarray(ps[:, i]) for i in range(3)), ws[:, 0].copy(),
+                         starts, *(np.ascontiguousarray(qs[:, i]) for i in range(3)), qstarts,
+                         G, a, r2, reach, res)
+            out[:, 0] = res
+        else:
+            fn = _cells_3d if d == 3 else _cells_2d
+            fn(ps, ws, starts, qs, qstarts, G, a, r2, reach, out)
     finally:
         numba.set_num_threads(threads)
     res = np.empty_like(out)
@@ -200,7 +247,7 @@ def _torch_batch(p, w, q, alpha, radius, chunk_elems=1 << 23):
 
 def neighbour_sum(kernel: Kernel | str, p: torch.Tensor, w: torch.Tensor, q: torch.Tensor,
                   tol: float = 1e-4, *, radius: float | None = None,
-                  backend: str = "auto", cells_per_radius: int = 2) -> torch.Tensor:
+                  backend: str = "auto", cells_per_radius: int = 3) -> torch.Tensor:
     """Gaussian kernel sum truncated at the cut-off radius for ``tol`` (or ``radius``).
 
     p ``(B, N, d)``, w ``(B, C, N)``, q ``(M, d)`` or ``(B, M, d)`` → ``(B, C, M)``, like
