@@ -7,7 +7,7 @@ seconds of every candidate from a simple cost model:
 * FC²T² at level L: a fixed cost per finest cell (the passes over the grid: M2L dominates),
   plus per-source (P2M) and per-target (L2P) costs;
 * the truncated neighbour sum (:mod:`quadfree.taylor.neighbour`): a cost per candidate pair,
-  ``M · N · (7 r_c / 3)^d / 2^d`` pairs for the cut-off radius r_c of the tolerance;
+  about ``M · N · (7 r_c / 6)^d`` pairs for the cut-off radius r_c of the tolerance;
 * the dense sum: a cost per pair, N·M.
 
 :func:`fastest_sum` runs the winner. The error table was measured on uniform sources (float64,
@@ -121,22 +121,26 @@ def fc2t2_error(alpha_h2: float, order: int, n_sources: int, levels: int, dim: i
 
 
 def neighbour_pairs(alpha: float, tol: float, n: int, m: int, dim: int = 3) -> float:
-    """Candidate pairs the neighbour sum visits (cells of r_c/3, 7 cells per axis).
+    """Candidate pairs the neighbour sum visits: cells of r_c/3, 7 cells per axis.
+
+    A target at x meets the sources in ``[x − c, x + c] ∩ [−1, 1]`` per axis, c = 7r_c/6;
+    averaged over uniform x that interval is ``2c − c²/2`` long (c ≤ 2).
 
     Example:
-        >>> neighbour_pairs(512.0, 1e-4, 10**5, 10**5) > 0
-        True
+        >>> neighbour_pairs(1e-3, 0.5, 100, 100)       # a kernel wider than the domain
+        10000.0
     """
-    r = cutoff_radius(alpha, tol, dim)
-    box = min(2.0, 7.0 / 3.0 * r) ** dim
-    return m * n * box / 2.0**dim
+    c = min(2.0, 7.0 / 6.0 * cutoff_radius(alpha, tol, dim))
+    share = (2.0 * c - 0.5 * c * c) / 2.0
+    return m * n * share**dim
 
 
 def plan(kernel: Kernel | str, n: int, m: int, tol: float = 1e-4, *, dim: int | None = None,
-         costs: Costs = CPU_COSTS, max_levels: int = 6, dense_limit: float = 1e8) -> Plan:
+         costs: Costs = CPU_COSTS, max_levels: int = 5, dense_limit: float = 1e8) -> Plan:
     """Choose the fastest method whose predicted relative error is ≤ ``tol``.
 
-    ``n`` sources, ``m`` targets. Returns a :class:`Plan`.
+    ``n`` sources, ``m`` targets. Levels up to ``max_levels`` (level 6 holds 1 GB per float32
+    grid copy). Returns a :class:`Plan`.
 
     Example:
         >>> plan("exp(-512*(x**2+y**2+z**2))", 10**6, 10**6, 1e-3).method
