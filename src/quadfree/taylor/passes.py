@@ -128,17 +128,29 @@ def basis_rows(u: torch.Tensor, order: int) -> torch.Tensor:
 
 def p2m(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 16
         ) -> torch.Tensor:
-    """P2M: moments ``M(n, cell) = Σ_{p_i ∈ cell} w_i E_n(u_i)`` by scatter-add (index_add_).
-
-    Points are first sorted by cell, so the scatter-add walks the moments in order (the
-    random-order scatter was the slowest part of P2M), and the basis is built as ``(P, K)``
-    rows, in chunks of ``chunk`` points whose temporaries stay in cache.
-    Shapes: p ``(B, N, d)``, w ``(B, C, N)`` → AG layout at ``n`` cells per axis.
+    """P2M into the AG layout: :func:`p2m_rows` then :func:`rows_to_ag`.
 
     Example:
         >>> M = p2m(torch.zeros(1, 3, 2), torch.ones(1, 1, 3), n=4, order=2)
         >>> M.shape, float(M.sum()) > 0
         (torch.Size([4, 3, 4, 3, 1]), True)
+    """
+    return rows_to_ag(p2m_rows(p, w, n, order, chunk), n, p.shape[-1], order)
+
+
+def p2m_rows(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 16
+             ) -> torch.Tensor:
+    """P2M: moments ``M(n, cell) = Σ_{p_i ∈ cell} w_i E_n(u_i)`` by scatter-add (index_add_),
+    one row per coefficient.
+
+    Points are first sorted by cell, so the scatter-add walks the moments in order (the
+    random-order scatter was the slowest part of P2M), and the basis is built as ``(P, K)``
+    rows, in chunks of ``chunk`` points whose temporaries stay in cache.
+    Shapes: p ``(B, N, d)``, w ``(B, C, N)`` → rows ``(P, n^d, B·C)`` (a transposed view).
+
+    Example:
+        >>> p2m_rows(torch.zeros(1, 3, 2), torch.ones(1, 1, 3), n=4, order=2).shape
+        torch.Size([6, 16, 1])
     """
     B, N, d = p.shape
     C = w.shape[1]
@@ -162,7 +174,7 @@ def p2m(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 
                                     vals, accumulate=True)
                 else:
                     M[:, b, c].index_add_(1, cell, vals)
-    return rows_to_ag(M.reshape(P, B * C, n**d).transpose(1, 2), n, d, order)
+    return M.reshape(P, B * C, n**d).transpose(1, 2)
 
 
 def p2m_flops(n_points: int, channels: int, dim: int, order: int) -> int:
