@@ -60,9 +60,9 @@ class Costs:
         dense_per_pair: seconds per pair of the blocked dense sum.
     """
 
-    fc2t2_per_cell: float = 9e-6
-    fc2t2_per_source: float = 6e-7
-    fc2t2_per_target: float = 5e-7
+    fc2t2_per_cell: float = 2.5e-6
+    fc2t2_per_source: float = 3.5e-7
+    fc2t2_per_target: float = 3e-7
     neighbour_per_pair: float = 1.2e-8
     neighbour_per_point: float = 2e-7
     dense_per_pair: float = 8e-9
