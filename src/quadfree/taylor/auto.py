@@ -198,7 +198,7 @@ def fastest_sum(p: torch.Tensor, w: torch.Tensor, q: torch.Tensor, kernel: Kerne
 
     Example:
         >>> p = torch.rand(1, 300, 3) * 2 - 1; w = torch.ones(1, 1, 300)
-        >>> y, chosen = fastest_sum(p, w, p[0], "exp(-(x**2+y**2+z**2))", return_plan=True)
+        >>> y, chosen = fastest_sum(p, w, p[0], "1/(1+x**2+y**2+z**2)", return_plan=True)
         >>> y.shape, chosen.method
         (torch.Size([1, 1, 300]), 'dense')
     """
