@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,14 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# On a machine with a CUDA GPU: the CUDA tests plus a short `bench taylor` (< 8 min);
+# writes gpu_check/taylor_gpu.json. DEVICE=cpu runs the same script on the CPU (a dry run).
+gpu-check: $(STAMP)
+	DEVICE=$(or $(DEVICE),cuda) bash scripts/gpu_check.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache
+	rm -rf $(VENV) demo_out .pytest_cache gpu_check

@@ -10,19 +10,25 @@ and evaluate or differentiate at arbitrary points.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from quadfree.errors import QuadfreeError, check_finite
-from quadfree.taylor import passes
+from quadfree.taylor import compact, passes
 from quadfree.taylor.kernels import Kernel
 from quadfree.taylor.legendre import monomial_coefficients
 from quadfree.taylor.multiindex import MAX_ORDER, multi_indices, num_coefficients
 from quadfree.taylor.operators import cells_per_axis, get_tables
 
 EVAL_CHUNK = 1 << 17
+
+
+@contextmanager
+def _no_timer(name: str, flops: int):
+    yield
 
 
 def check_points(name: str, x: torch.Tensor, dim: int, clamp: bool = False) -> torch.Tensor:
@@ -243,6 +249,11 @@ class FC2T2:
         True
     """
 
+    #: Run the finest level's separable 3-D passes (M2M from it, M2L and L2L into it) on
+    #: degree blocks (:mod:`quadfree.taylor.compact`) instead of the dense layout; False
+    #: gives the dense path everywhere (for A/B checks).
+    compact_finest: bool = True
+
     def __init__(self, kernel, levels: int = 4, order: int = 4, *, dim: int | None = None,
                  fit: str = "lstsq", m2l: str = "auto", separation: int = 2,
                  clamp: bool = False, cache_dir: str | Path | None = None) -> None:
@@ -303,28 +314,69 @@ class FC2T2:
             raise QuadfreeError(f"sources p: dtype {p.dtype}; use float32 or float64")
         check_finite("weights w", w)
         w = w.to(device=p.device, dtype=p.dtype)
+        return self._expand(p, w, None)
+
+    def _expand(self, p: torch.Tensor, w: torch.Tensor, timer) -> Expansion:
+        """The passes on validated inputs; ``timer`` (a :class:`~quadfree.taylor.timing.
+        PassTimer` or None) records seconds and FLOPs per pass."""
         B, C = w.shape[:2]
         d, order = self.dim, self.order
         ops = self._ops(p.device, p.dtype)
-        M = passes.p2m(p, w, self.n, order)
+        sec = _no_timer if timer is None else timer.section
+        blocks = self.separable and d == 3 and self.compact_finest
+        with sec("P2M", passes.p2m_flops(p.shape[1] * B, C, d, order)):
+            M = passes.p2m_rows(p, w, self.n, order)          # (P, n^d, R)
+            if not blocks:
+                M = passes.rows_to_ag(M, self.n, d, order)
         moments = {self.levels: M}
         for lev in range(self.levels, 1, -1):
-            M = passes.mask_degree(passes.axis_passes(M, d, ops["m2m"], "down"), d, order)
+            if blocks and lev == self.levels:                 # rows → cells one level up
+                with sec(f"M2M {lev}->{lev - 1}", compact.m2l_cells_flops(
+                        self.n, B * C, ops["m2m"], order, "down")):
+                    M = passes.cells_to_ag(compact.m2l_cells(M, ops["m2m"], order, B, C,
+                                                             "down"), order)
+            else:
+                with sec(f"M2M {lev}->{lev - 1}",
+                         passes.axis_passes_flops(M.shape, d, ops["m2m"], "down")):
+                    M = passes.mask_degree(passes.axis_passes(M, d, ops["m2m"], "down"), d,
+                                           order)
             moments[lev - 1] = M
         local = None
         for lev in range(1, self.levels + 1):
             M = moments[lev]
-            if self.separable:
-                out = passes.axis_passes(M, d, ops["window"][lev - 1], "m2l")
-                if ops["hole"][lev - 1] is not None:
-                    out = out.sub_(passes.axis_passes(M, d, ops["hole"][lev - 1], "m2l"))
-            else:
-                out = passes.m2l_general(M, d, order, ops["general"][lev - 1])
+            if blocks and lev == self.levels:
+                # finest level straight into the cell layout, on the non-zero degree blocks
+                W = ops["window"][lev - 1]
+                with sec(f"M2L {lev}", compact.m2l_cells_flops(self.n, B * C, W, order)):
+                    coeffs = compact.m2l_cells(M, W, order, B, C)
+                if local is not None:
+                    with sec(f"L2L {lev - 1}->{lev}", compact.m2l_cells_flops(
+                            local.shape[0], B * C, ops["l2l"], order, "up")):
+                        coeffs = coeffs.add_(compact.m2l_cells(local, ops["l2l"], order, B, C,
+                                                               "up"))
+                return Expansion(coeffs=coeffs, order=order, clamp=self.clamp)
             if local is not None:
-                out = out.add_(passes.axis_passes(local, d, ops["l2l"], "up"))
+                with sec(f"L2L {lev - 1}->{lev}",
+                         passes.axis_passes_flops(local.shape, d, ops["l2l"], "up")):
+                    shifted = passes.axis_passes(local, d, ops["l2l"], "up")
+            if self.separable:
+                hole = ops["hole"][lev - 1]
+                flops = passes.axis_passes_flops(M.shape, d, ops["window"][lev - 1], "m2l")
+                with sec(f"M2L {lev}", flops * (1 if hole is None else 2)):
+                    out = passes.axis_passes(M, d, ops["window"][lev - 1], "m2l")
+                    if hole is not None:
+                        out = out.sub_(passes.axis_passes(M, d, hole, "m2l"))
+            else:
+                W = ops["general"][lev - 1]
+                with sec(f"M2L {lev}", 2 * M.shape[-1] * W.numel() * (self.n >> (
+                        self.levels - lev + 1)) ** d):
+                    out = passes.m2l_general(M, d, order, W)
+            if local is not None:
+                out = out.add_(shifted)
             # the finest level needs no mask: ag_to_cells keeps only degrees ≤ ρ
             local = out if lev == self.levels else passes.mask_degree(out, d, order)
-        coeffs = passes.ag_to_cells(local, B, C, d, order)
+        with sec("to cells", 0):
+            coeffs = passes.ag_to_cells(local, B, C, d, order)
         assert coeffs.shape[-1] == num_coefficients(d, order)
         return Expansion(coeffs=coeffs, order=order, clamp=self.clamp)
 

@@ -76,3 +76,13 @@ def dense_mask(dim: int, order: int) -> torch.Tensor:
     """
     grids = torch.meshgrid(*[torch.arange(order + 1)] * dim, indexing="ij")
     return sum(grids) <= order
+
+
+def index_of(dim: int, order: int) -> dict[tuple[int, ...], int]:
+    """Map from multi-index to its storage position (used by the compact finest-level passes).
+
+    Example:
+        >>> index_of(3, 2)[(0, 0, 1)]
+        3
+    """
+    return {n: i for i, n in enumerate(multi_indices(dim, order))}

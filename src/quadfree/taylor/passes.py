@@ -97,37 +97,96 @@ def basis_products(u: torch.Tensor, order: int, derivative: tuple[int, ...] | No
     return lead.index_select(1, li) * per_axis[-1].index_select(1, zi)
 
 
-def p2m(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 18
-        ) -> torch.Tensor:
-    """P2M: moments ``M(n, cell) = Σ_{p_i ∈ cell} w_i E_n(u_i)`` by scatter-add (index_add_).
+def _legendre_rows(t: torch.Tensor, order: int) -> torch.Tensor:
+    """Orthonormal ``e_0..e_ρ`` at ``t`` as rows: ``(K,)`` → ``(a, K)`` (differentiable)."""
+    vals = [torch.ones_like(t), t]
+    for k in range(1, order):
+        vals.append(((2 * k + 1) * t * vals[k] - k * vals[k - 1]) / (k + 1))
+    vals = vals[: order + 1]
+    return torch.stack([v * sqrt((2 * k + 1) / 2) for k, v in enumerate(vals)], dim=0)
 
-    Shapes: p ``(B, N, d)``, w ``(B, C, N)`` → AG layout at ``n`` cells per axis.
+
+def basis_rows(u: torch.Tensor, order: int) -> torch.Tensor:
+    """``E_n(u)`` for the P storage-order multi-indices as rows: u ``(K, d)`` → ``(P, K)``.
+
+    Row-major per coefficient, so every product reads and writes contiguous memory.
+
+    Example:
+        >>> u = torch.rand(5, 3) * 2 - 1
+        >>> torch.allclose(basis_rows(u, 2), basis_products(u, 2).T)
+        True
+    """
+    K, d = u.shape
+    ut = u.t()
+    per_axis = [_legendre_rows(ut[ax].contiguous(), order) for ax in range(d)]   # (a, K)
+    lead = per_axis[0]
+    for ax in range(1, d - 1):
+        lead = (lead[:, None, :] * per_axis[ax][None, :, :]).reshape(-1, K)
+    li, zi = _pair_indices(d, order, u.device)
+    return lead.index_select(0, li) * per_axis[-1].index_select(0, zi)
+
+
+def p2m(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 16
+        ) -> torch.Tensor:
+    """P2M into the AG layout: :func:`p2m_rows` then :func:`rows_to_ag`.
 
     Example:
         >>> M = p2m(torch.zeros(1, 3, 2), torch.ones(1, 1, 3), n=4, order=2)
         >>> M.shape, float(M.sum()) > 0
         (torch.Size([4, 3, 4, 3, 1]), True)
     """
+    return rows_to_ag(p2m_rows(p, w, n, order, chunk), n, p.shape[-1], order)
+
+
+def p2m_rows(p: torch.Tensor, w: torch.Tensor, n: int, order: int, chunk: int = 1 << 16
+             ) -> torch.Tensor:
+    """P2M: moments ``M(n, cell) = Σ_{p_i ∈ cell} w_i E_n(u_i)`` by scatter-add (index_add_),
+    one row per coefficient.
+
+    Points are first sorted by cell, so the scatter-add walks the moments in order (the
+    random-order scatter was the slowest part of P2M), and the basis is built as ``(P, K)``
+    rows, in chunks of ``chunk`` points whose temporaries stay in cache.
+    Shapes: p ``(B, N, d)``, w ``(B, C, N)`` → rows ``(P, n^d, B·C)`` (a transposed view).
+
+    Example:
+        >>> p2m_rows(torch.zeros(1, 3, 2), torch.ones(1, 1, 3), n=4, order=2).shape
+        torch.Size([6, 16, 1])
+    """
     B, N, d = p.shape
     C = w.shape[1]
     P = len(multi_indices(d, order))
-    M = torch.zeros(B * n**d, C * P, dtype=p.dtype, device=p.device)
+    grad = torch.is_grad_enabled() and (p.requires_grad or w.requires_grad)
+    M = torch.zeros(P, B, C, n**d, dtype=p.dtype, device=p.device)
     for b in range(B):
+        idx, _ = locate(p[b].detach(), n)
+        cell_all = flat_index(idx, n)
+        cell_sorted, order_ = torch.sort(cell_all)
         for start in range(0, N, chunk):
-            pc = p[b, start: start + chunk]
-            idx, u = locate(pc, n)
-            cell = flat_index(idx, n) + b * n**d
-            E = basis_products(u, order)                                  # (K, P)
-            wt = w[b, :, start: start + chunk].T                          # (K, C)
-            if C == 1:
-                vals = E * wt
-            else:
-                vals = (wt[:, :, None] * E[:, None, :]).reshape(-1, C * P)
-            if vals.requires_grad:
-                M = M.index_add(0, cell, vals)          # out of place: keeps autograd simple
-            else:
-                M.index_add_(0, cell, vals)
-    return cells_to_ag(M.reshape((B,) + (n,) * d + (C, P)).movedim(-2, 1), order)
+            sel = order_[start: start + chunk]
+            cell = cell_sorted[start: start + chunk]
+            _, u = locate(p[b].index_select(0, sel), n)
+            E = basis_rows(u, order)                                       # (P, K)
+            for c in range(C):
+                vals = E * w[b, c].index_select(0, sel)
+                if grad:                                # out of place: keeps autograd simple
+                    M = M.index_put((torch.arange(P, device=p.device)[:, None],
+                                     torch.tensor(b), torch.tensor(c), cell[None, :]),
+                                    vals, accumulate=True)
+                else:
+                    M[:, b, c].index_add_(1, cell, vals)
+    return M.reshape(P, B * C, n**d).transpose(1, 2)
+
+
+def p2m_flops(n_points: int, channels: int, dim: int, order: int) -> int:
+    """Arithmetic of P2M (Legendre recurrences, basis products, weighting, scatter-add).
+
+    Example:
+        >>> p2m_flops(10, 1, 3, 4)
+        2000
+    """
+    P = len(multi_indices(dim, order))
+    per_point = 5 * dim * order + 2 * P + 2 * channels * P
+    return n_points * per_point
 
 
 def cells_to_ag(cells: torch.Tensor, order: int) -> torch.Tensor:
@@ -139,13 +198,23 @@ def cells_to_ag(cells: torch.Tensor, order: int) -> torch.Tensor:
     """
     B, C = cells.shape[:2]
     d = cells.dim() - 3
-    n, a = cells.shape[2], order + 1
-    src = cells.reshape(B * C, n**d, -1).permute(2, 1, 0).contiguous()  # (P, cells, R)
-    src = src.reshape((src.shape[0],) + (n,) * d + (B * C,))
-    out = torch.zeros([v for _ in range(d) for v in (n, a)] + [B * C],
-                      dtype=cells.dtype, device=cells.device)
-    for i, m in enumerate(multi_indices(d, order)):
-        sl = tuple(v for ax in range(d) for v in (slice(None), m[ax]))
+    n = cells.shape[2]
+    src = cells.reshape(B * C, n**d, -1).permute(2, 1, 0)                # (P, cells, R)
+    return rows_to_ag(src, n, d, order)
+
+
+def rows_to_ag(src: torch.Tensor, n: int, dim: int, order: int) -> torch.Tensor:
+    """Per-coefficient rows ``(P, n^d, R)`` (any strides) → AG dense layout ``(n, a, …, R)``.
+
+    Example:
+        >>> rows_to_ag(torch.ones(6, 16, 1), 4, 2, 2).shape
+        torch.Size([4, 3, 4, 3, 1])
+    """
+    R, a = src.shape[-1], order + 1
+    src = src.reshape((src.shape[0],) + (n,) * dim + (R,))
+    out = src.new_zeros([v for _ in range(dim) for v in (n, a)] + [R])
+    for i, m in enumerate(multi_indices(dim, order)):
+        sl = tuple(v for ax in range(dim) for v in (slice(None), m[ax]))
         out[sl] = src[i]
     return out
 
@@ -217,6 +286,65 @@ def _band_pass(V: torch.Tensor, W: torch.Tensor, m: int, chunk: int = 4) -> torc
     return torch.cat(parts, 1) if grad else out
 
 
+def band_pass_flops(rows: int, rest: int, W: torch.Tensor, m: int, chunk: int = 4) -> int:
+    """FLOPs the GEMMs of one :func:`_band_pass` execute (band zeros included).
+
+    ``rows`` = m·k rows of V, ``rest`` its columns, W ``(o, T·k)``.
+
+    Example:
+        >>> band_pass_flops(8 * 10, 100, torch.zeros(10, 50), 8)   # 2 chunks: 2·100·60·40 each
+        960000
+    """
+    k = rows // m
+    o, T = W.shape[0], W.shape[1] // k
+    s = T // 2
+    c = min(chunk, m)
+    total = 0
+    for X0 in range(0, m, c):
+        cc = min(c, m - X0)
+        total += 2 * rest * (min(X0 + cc + s, m) - max(X0 - s, 0)) * k * cc * o
+    return total
+
+
+def _axis_plan(shape: list[int], dim: int, ops: list, kind: str):
+    """(n, a, W, m, new group) of every axis step of :func:`axis_passes`."""
+    groups = [(shape[2 * ax], shape[2 * ax + 1]) for ax in range(dim)]
+    steps = []
+    for ax in range(dim):
+        n, a = groups[0]
+        W = ops[ax]
+        if kind == "down":
+            m, new = n // 2, (n // 2, W.shape[0])
+        elif kind == "up":
+            m, new = n, (2 * n, W.shape[0] // 2)
+        else:
+            m, new = n // 2, (n, W.shape[0] // 2)
+        steps.append((n, a, W, m, new))
+        groups = groups[1:] + [new]
+    return steps, groups
+
+
+def axis_passes_flops(shape: list[int] | torch.Size, dim: int, ops: list, kind: str) -> int:
+    """FLOPs executed by :func:`axis_passes` on an AG tensor of ``shape`` (GEMMs only).
+
+    Example:
+        >>> W = torch.zeros(3, 6)
+        >>> axis_passes_flops([8, 3, 8, 3, 1], 2, [W, W], "down")
+        20736
+    """
+    shape = list(shape)
+    numel = 1
+    for v in shape:
+        numel *= v
+    steps, _ = _axis_plan(shape, dim, ops, kind)
+    total = 0
+    for n, a, W, m, new in steps:
+        rest = numel // (n * a)
+        total += band_pass_flops(n * a, rest, W, m)
+        numel = rest * new[0] * new[1]
+    return total
+
+
 def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor:
     """Apply one per-axis operator to every axis of an AG tensor; returns AG layout again.
 
@@ -233,19 +361,10 @@ def axis_passes(A: torch.Tensor, dim: int, ops: list, kind: str) -> torch.Tensor
     """
     shape = list(A.shape)             # [n, a, n, a, (n, a), R]
     R = shape[-1]
-    groups = [(shape[2 * ax], shape[2 * ax + 1]) for ax in range(dim)]
+    steps, groups = _axis_plan(shape, dim, ops, kind)
     data = A.reshape(-1)
-    for ax in range(dim):
-        n, a = groups[0]
-        W = ops[ax]
-        if kind == "down":
-            m, new = n // 2, (n // 2, W.shape[0])
-        elif kind == "up":
-            m, new = n, (2 * n, W.shape[0] // 2)
-        else:
-            m, new = n // 2, (n, W.shape[0] // 2)
+    for n, a, W, m, _ in steps:
         data = _band_pass(data.reshape(n * a, -1), W, m)           # (rest, lead')
-        groups = groups[1:] + [new]
     # data is now (R, axis groups…): rotate R to the back
     data = _rotate(data, R)
     return data.reshape([v for g in groups for v in g] + [R])

@@ -1,13 +1,24 @@
-"""``quadfree bench taylor``: FC²T² expansion vs the exact (blocked dense torch) kernel sum.
+"""``quadfree bench taylor``: FC²T² against the peers a user would pick (issue 12).
 
-3-D Gaussian kernel ``exp(−α|r|²)``, uniform random sources and targets in (−1, 1)³, B = C = 1.
-For every (level, N = M) row: expansion seconds (P2M … L2L), evaluation seconds (L2P at all
-M targets), both medians over ``--repeats``; the relative L2 error on a random subset of
-targets against a float64 exact sum; the exact float32 sum's seconds (timed on a subset of
-targets and scaled linearly in M when M is larger — ``exact_extrapolated``), and the speedup
-``exact_s / (expand_s + eval_s)``. α defaults to ``--alpha-h2 / h²`` (h = finest cell width),
-i.e. the kernel width is matched to the grid; ``alpha_sweep`` reports the width/accuracy
-trade-off at the finest level. A PNG of time vs N + M goes next to the JSON.
+3-D Gaussian kernel ``exp(−α|r|²)``, uniform random sources and targets in (−1, 1)³, B = C = 1,
+float32, one process. For every (level, N = M) row: expansion seconds (P2M … L2L) and
+evaluation seconds (L2P at all M targets), medians over ``--repeats`` after a warm-up; the
+relative L2 error on a random subset of targets against a float64 exact sum; and the peers:
+
+* the truncated cell-list neighbour sum (:mod:`quadfree.taylor.neighbour`, compiled with
+  numba on CPU) with its cut-off chosen for the expansion's measured error (``neighbour_s``,
+  ``neighbour_rel_error``; timed on a subset of targets and scaled linearly in M when its pair
+  count is large: ``neighbour_extrapolated``);
+* KeOps (``keops_s``) when ``pykeops`` is installed, else null;
+* the blocked dense float32 sum for N ≤ ``--dense-max`` only (timed on a subset of targets,
+  scaled linearly in M: ``exact_extrapolated``), else null.
+
+``speedup`` is over the dense sum, ``speedup_vs_neighbour`` over the neighbour sum. The width
+sweep (α·h² from 1/64 to 2 at the finest level, N = M = ``--sweep-size``) gives the same
+comparison per width and what :func:`quadfree.taylor.auto.fastest_sum` chose and took
+(``auto_method``). ``passes``: per level, seconds, FLOPs and GFLOP/s of every pass at the
+largest N, against ``matmul_peak_gflops`` (a 2048² float32 matmul on the same device).
+A PNG of time vs N + M goes next to the JSON.
 """
 
 from __future__ import annotations
@@ -26,7 +37,12 @@ from quadfree.device import resolve_device
 from quadfree.machine import machine_info
 from quadfree.seeding import seed_everything
 from quadfree.taylor import FC2T2, exact_sum
+from quadfree.taylor.auto import fastest_sum, neighbour_pairs
+from quadfree.taylor.neighbour import backend_available, neighbour_sum
 from quadfree.taylor.operators import cells_per_axis
+from quadfree.taylor.timing import matmul_peak, profile_expand
+
+SWEEP = [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0]
 
 
 def _ints(text: str) -> list[int]:
@@ -49,9 +65,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timing-targets", type=int, default=2_000,
                         help="targets on which the float32 exact sum is timed (default 2000)")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
-    parser.add_argument("--sweep", type=_floats, default=[0.125, 0.25, 0.5, 1.0, 2.0, 4.0],
-                        help="α·h² values for the width/accuracy sweep ('' to skip)")
+    parser.add_argument("--sweep", type=_floats, default=SWEEP,
+                        help="α·h² values for the width sweep ('' to skip; default 1/64 … 2)")
     parser.add_argument("--sweep-size", type=int, default=10**5, help="N = M for the sweep")
+    parser.add_argument("--sweep-error-targets", type=int, default=2_000,
+                        help="targets for the sweep's float64 reference (default 2000)")
+    parser.add_argument("--dense-max", type=int, default=10**5,
+                        help="time the dense sum only up to this N (default 1e5)")
+    parser.add_argument("--pair-budget", type=float, default=2e8,
+                        help="neighbour/KeOps pairs timed before scaling in M (default 2e8)")
 
 
 def _median_time(fn, repeats: int, device: torch.device) -> float:
@@ -74,11 +96,91 @@ def _problem(n: int, gen: torch.Generator, device: torch.device):
     return p, w, q
 
 
-def _rel_error(S: FC2T2, E, p, w, q, count: int) -> float:
-    sub = q[:, :count]
-    ref = exact_sum(S.kernel, p.double(), w.double(), sub.double())
-    approx = E(sub).double()
-    return float((approx - ref).norm() / ref.norm())
+def _rel_error(kernel, y: torch.Tensor, p, w, q) -> float:
+    ref = exact_sum(kernel, p.double(), w.double(), q.double())
+    return float((y.double() - ref).norm() / ref.norm())
+
+
+def _kernel(alpha: float) -> str:
+    return f"exp(-{alpha!r}*(x**2 + y**2 + z**2))"
+
+
+def _keops_seconds(p, w, q, alpha: float, m_sub: int, repeats: int, device) -> float | None:
+    """KeOps Gaussian sum on ``m_sub`` targets, scaled to all of q; None without pykeops."""
+    try:
+        from pykeops.torch import LazyTensor
+    except ImportError:
+        return None
+    x = LazyTensor(q[0, :m_sub, None, :].contiguous())
+    y = LazyTensor(p[0, None, :, :].contiguous())
+    K = (-alpha * ((x - y) ** 2).sum(-1)).exp()
+    b = w[0, 0][:, None].contiguous()
+    (K @ b)                                            # compile outside the timing
+    return _median_time(lambda: K @ b, repeats, device) * q.shape[1] / m_sub
+
+
+def _neighbour(kernel, p, w, q, tol, alpha, repeats, budget, device):
+    """Median seconds of the neighbour sum at ``tol`` (scaled from a target subset when the
+    pair count exceeds ``budget``), the targets timed, and its relative error on q_err."""
+    M = q.shape[1]
+    pairs = neighbour_pairs(alpha, tol, p.shape[1], M)
+    m_sub = M if pairs <= budget else max(1000, min(M, int(M * budget / pairs)))
+    qs = q[:, :m_sub]
+    neighbour_sum(kernel, p[:, :64], w[:, :, :64], qs[:, :64], tol)      # numba compile
+    sec = _median_time(lambda: neighbour_sum(kernel, p, w, qs, tol), repeats, device)
+    return sec * M / m_sub, m_sub
+
+
+def _compare(kernel, alpha, S, p, w, q, args, device, err_targets, auto: bool) -> dict:
+    """Time and check FC²T², the neighbour sum, KeOps and (small N) the dense sum."""
+    n = p.shape[1]
+    S._ops(p.device, p.dtype)
+    holder = {}
+
+    def do_expand():
+        holder["E"] = S.expand(p, w)
+
+    do_expand()                                                        # warm-up
+    expand_s = _median_time(do_expand, args.repeats, device)
+    E = holder["E"]
+    eval_s = _median_time(lambda: E(q), args.repeats, device)
+    qe = q[:, :err_targets]
+    rel = _rel_error(S.kernel, E(qe), p, w, qe)
+    total = expand_s + eval_s
+    tol = min(max(rel, 1e-7), 0.5)                      # matched error for the peers
+    nb_s, nb_m = _neighbour(S.kernel, p, w, q, tol, alpha, args.repeats, args.pair_budget,
+                            device)
+    nb_rel = _rel_error(S.kernel, neighbour_sum(S.kernel, p, w, qe, tol), p, w, qe)
+    keops_s = _keops_seconds(p, w, q, alpha, nb_m, args.repeats, device)
+    row = {"n": n, "m": q.shape[1], "alpha": alpha, "expand_s": expand_s, "eval_s": eval_s,
+           "rel_error": rel, "rel_error_targets": qe.shape[1],
+           "neighbour_s": nb_s, "neighbour_rel_error": nb_rel, "neighbour_tol": tol,
+           "neighbour_backend": "torch" if device.type == "cuda" else backend_available(),
+           "neighbour_timed_targets": nb_m, "neighbour_extrapolated": nb_m < q.shape[1],
+           "speedup_vs_neighbour": nb_s / total, "keops_s": keops_s,
+           "speedup_vs_keops": None if keops_s is None else keops_s / total}
+    if n <= args.dense_max:
+        m_time = min(q.shape[1], args.timing_targets)
+        exact_sub = _median_time(lambda: exact_sum(S.kernel, p, w, q[:, :m_time]), 1, device)
+        row.update(exact_s=exact_sub * q.shape[1] / m_time, exact_extrapolated=m_time < n,
+                   exact_timed_targets=m_time)
+        row["speedup"] = row["exact_s"] / total
+    else:
+        row.update(exact_s=None, exact_extrapolated=None, exact_timed_targets=0, speedup=None)
+    if auto:
+        out = {}
+
+        def do_auto():
+            out["y"], out["plan"] = fastest_sum(p, w, q, S.kernel, tol, return_plan=True)
+
+        do_auto()
+        row["auto_s"] = _median_time(do_auto, args.repeats, device)
+        chosen = out["plan"]
+        row.update(auto_method=chosen.method, auto_levels=chosen.levels,
+                   auto_order=chosen.order, auto_tol=tol,
+                   auto_rel_error=_rel_error(S.kernel, out["y"][:, :, :err_targets], p, w, qe),
+                   auto_speedup_vs_neighbour=nb_s / row["auto_s"])
+    return row
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -90,47 +192,38 @@ def run(args: argparse.Namespace) -> dict:
     for lev, n in tqdm(steps, desc="taylor bench", disable=args.quiet):
         h = 2.0 / cells_per_axis(lev)
         alpha = args.alpha_h2 / h**2
-        S = FC2T2(f"exp(-{alpha!r}*(x**2 + y**2 + z**2))", levels=lev, order=args.order)
+        S = FC2T2(_kernel(alpha), levels=lev, order=args.order)
         p, w, q = problems[n]
-        S._ops(p.device, p.dtype)           # tables onto the device; first-call costs go
-        holder = {}                          # into the median of the repeats
-
-        def do_expand(S=S, p=p, w=w, holder=holder):
-            holder["E"] = S.expand(p, w)
-
-        expand_s = _median_time(do_expand, args.repeats, device)
-        E = holder["E"]
-        eval_s = _median_time(lambda E=E, q=q: E(q), args.repeats, device)
-        rel = _rel_error(S, E, p, w, q, min(n, args.error_targets))
-        m_time = min(n, args.timing_targets)
-        exact_sub = _median_time(lambda S=S, p=p, w=w, q=q, m=m_time:
-                                 exact_sum(S.kernel, p, w, q[:, :m]), 1, device)
-        exact_s = exact_sub * n / m_time
-        total = expand_s + eval_s
-        rows.append({"level": lev, "order": args.order, "n": n, "m": n, "alpha": alpha,
-                     "alpha_h2": args.alpha_h2, "expand_s": expand_s, "eval_s": eval_s,
-                     "exact_s": exact_s, "exact_extrapolated": m_time < n,
-                     "exact_timed_targets": m_time, "rel_error": rel,
-                     "rel_error_targets": min(n, args.error_targets),
-                     "speedup": exact_s / total})
+        row = {"level": lev, "order": args.order, "alpha_h2": args.alpha_h2}
+        row.update(_compare(S.kernel, alpha, S, p, w, q, args, device,
+                            min(n, args.error_targets), auto=False))
+        rows.append(row)
     scaling = {}
     for lev in args.levels:
         pts = {r["n"]: r["expand_s"] + r["eval_s"] for r in rows if r["level"] == lev}
         if 10**5 in pts and 10**6 in pts:
             scaling[str(lev)] = math.log(pts[10**6] / pts[10**5]) / math.log(10.0)
     finest = max(args.levels)
+    peak = matmul_peak(device)
+    largest = max(args.sizes)
+    p, w, q = problems[largest]
+    pass_table = {}
+    for lev in args.levels:
+        h = 2.0 / cells_per_axis(lev)
+        S = FC2T2(_kernel(args.alpha_h2 / h**2), levels=lev, order=args.order)
+        S.expand(p, w)
+        pass_table[str(lev)] = profile_expand(S, p, w, q[0], args.repeats, peak)
     sweep = []
     if args.sweep:
         p, w, q = _problem(args.sweep_size, gen, device)
         h = 2.0 / cells_per_axis(finest)
-        for t in tqdm(args.sweep, desc="alpha sweep", disable=args.quiet):
-            S = FC2T2(f"exp(-{t / h**2!r}*(x**2 + y**2 + z**2))", levels=finest,
-                      order=args.order)
-            E = S.expand(p, w)
-            sweep.append({"level": finest, "order": args.order, "alpha_h2": t,
-                          "alpha": t / h**2, "sigma_over_h": 1 / math.sqrt(2 * t),
-                          "n": args.sweep_size,
-                          "rel_error": _rel_error(S, E, p, w, q, args.error_targets)})
+        for t in tqdm(args.sweep, desc="width sweep", disable=args.quiet):
+            S = FC2T2(_kernel(t / h**2), levels=finest, order=args.order)
+            row = {"level": finest, "order": args.order, "alpha_h2": t,
+                   "sigma_over_h": 1 / math.sqrt(2 * t)}
+            row.update(_compare(S.kernel, t / h**2, S, p, w, q, args, device,
+                                min(args.sweep_size, args.sweep_error_targets), auto=True))
+            sweep.append(row)
     result = {
         "benchmark": "taylor",
         "kernel": "exp(-alpha*(x**2+y**2+z**2)), alpha = alpha_h2 / h**2, h = 2 / 2**(level+1)",
@@ -138,14 +231,25 @@ def run(args: argparse.Namespace) -> dict:
         "scaling_exponent": scaling.get(str(finest)),
         "scaling_exponent_by_level": scaling,
         "alpha_sweep": sweep,
-        "notes": ("expand_s, eval_s: medians over repeats (float32). exact_s: blocked dense "
-                  "float32 torch sum timed on exact_timed_targets targets and scaled linearly "
-                  "to m when exact_extrapolated. rel_error: relative L2 error of the float32 "
-                  "expansion against a float64 exact sum on rel_error_targets targets. "
-                  "scaling_exponent: slope of log(expand_s + eval_s) vs log(N + M) from 1e5 "
-                  "to 1e6 at the finest level."),
+        "passes": pass_table,
+        "passes_n": largest,
+        "matmul_peak_gflops": peak,
+        "notes": ("float32, one process, medians over repeats after a warm-up. rel_error: "
+                  "relative L2 error against a float64 exact sum on rel_error_targets targets. "
+                  "neighbour_s: cell-list sum truncated at the radius whose Gaussian tail share "
+                  "equals the expansion's rel_error (neighbour_tol); scaled linearly from "
+                  "neighbour_timed_targets targets when neighbour_extrapolated. exact_s: "
+                  "blocked dense float32 sum, only for n <= dense_max, scaled from "
+                  "exact_timed_targets targets. keops_s: null when pykeops is not installed. "
+                  "alpha_sweep: the same per kernel width at the finest level; auto_*: "
+                  "quadfree.taylor.auto.fastest_sum at tol = neighbour_tol (which path "
+                  "answered, its seconds and error). passes: per-pass medians at passes_n "
+                  "sources and targets; flops are executed GEMM FLOPs (band zeros included) "
+                  "for M2M/M2L/L2L and arithmetic estimates for P2M/L2P; peak_fraction = "
+                  "gflops / matmul_peak_gflops."),
         "machine": machine_info(device),
     }
+    result["machine"]["neighbour_backend"] = backend_available()
     if args.json:
         _plot(rows, Path(args.json).with_suffix(".png"))
     return result
@@ -163,9 +267,13 @@ def _plot(rows: list[dict], target: Path) -> None:
         x = [2 * r["n"] for r in rs]
         ax.loglog(x, [r["expand_s"] + r["eval_s"] for r in rs], "o-",
                   label=f"FC²T² level {lev} (expand + eval)")
-    rs = sorted((r for r in rows if r["level"] == levels[-1]), key=lambda r: r["n"])
-    ax.loglog([2 * r["n"] for r in rs], [r["exact_s"] for r in rs], "s--k",
-              label="exact dense sum (float32 torch)")
+        ax.loglog(x, [r["neighbour_s"] for r in rs], "^:",
+                  label=f"neighbour sum, matched error (α of level {lev})")
+    rs = sorted((r for r in rows if r["level"] == levels[-1] and r["exact_s"] is not None),
+                key=lambda r: r["n"])
+    if rs:
+        ax.loglog([2 * r["n"] for r in rs], [r["exact_s"] for r in rs], "s--k",
+                  label="exact dense sum (float32 torch)")
     ax.set_xlabel("N + M")
     ax.set_ylabel("seconds")
     ax.set_title("3-D Gaussian kernel sum, N = M, ρ = 4")

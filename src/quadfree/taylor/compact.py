@@ -1,0 +1,141 @@
+"""The finest level's separable M2L and L2L on degree blocks: only non-zero slots (3-D).
+
+The dense AG layout (:mod:`quadfree.taylor.passes`) keeps all (ρ+1)³ degree slots per cell,
+although the moments hold only the P = C(ρ+3, 3) with total degree ≤ ρ and the finest level
+returns only those. Here the grid is split into one block per pair of degrees of the axes not
+being processed, and each axis pass runs only where input or output can be non-zero:
+
+* x pass: blocks (n_y, n_z) with n_y + n_z ≤ ρ, input degrees n_x ≤ ρ − n_y − n_z;
+* y pass: blocks (k_x, n_z), input n_y ≤ ρ − n_z, output k_y ≤ ρ − k_x;
+* z pass: blocks (k_x, k_y) with k_x + k_y ≤ ρ, output k_z ≤ ρ − k_x − k_y.
+
+At ρ = 4 that is 575 instead of 1875 multiply-adds per cell and tap-parity, and 75 instead of
+125 slots in the intermediate grids. Each block pass is the same banded GEMM as the dense
+path (:func:`quadfree.taylor.passes._band_pass`) with the operator's unused rows and columns
+dropped, so results agree with the dense path to rounding. The L2L from the level above
+into the finest cells runs the same way (``kind="up"``), and both write the cell layout
+``(B, C, n, n, n, P)`` directly, which saves the dense grid's layout change.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from quadfree.taylor.multiindex import index_of, multi_indices
+from quadfree.taylor.passes import _band_pass, axis_passes_flops, band_pass_flops
+
+
+def _sub(W: torch.Tensor, a: int, k_out: int, k_in: int, kind: str) -> torch.Tensor:
+    """Per-axis operator restricted to output degrees < k_out and input degrees < k_in.
+
+    M2L ``(2a, T·2a)`` → ``(2·k_out, T·2·k_in)``; L2L ``(2a, a)`` → ``(2·k_out, k_in)``;
+    M2M ``(a, 2a)`` → ``(k_out, 2·k_in)``.
+    """
+    if kind == "up":                                                  # (π_t, k) ← n
+        return W.reshape(2, a, a)[:, :k_out, :k_in].reshape(2 * k_out, k_in)
+    if kind == "down":                                                # k ← (π_s, n)
+        return W.reshape(a, 2, a)[:k_out, :, :k_in].reshape(k_out, 2 * k_in)
+    T = W.shape[1] // (2 * a)
+    V = W.reshape(2, a, T, 2, a)[:, :k_out, :, :, :k_in]
+    return V.reshape(2 * k_out, T * 2 * k_in)
+
+
+def _sizes(n: int, kind: str) -> tuple[int, int]:
+    """(parent rows m, output cells per axis) of a pass on n input cells per axis."""
+    return {"m2l": (n // 2, n), "up": (n, 2 * n), "down": (n // 2, n // 2)}[kind]
+
+
+def _x_slab(A: torch.Tensor, ny: int, nz: int, ki: int, order: int) -> torch.Tensor:
+    """Input of the x pass for block (n_y, n_z): ``(n·ki, n·n·R)`` from AG or rows."""
+    if A.dim() == 7:                                                  # AG (n, a, n, a, n, a, R)
+        n, R = A.shape[0], A.shape[-1]
+        return A[:, :ki, :, ny, :, nz, :].reshape(n * ki, n * n * R)
+    pos = index_of(3, order)                                          # rows (P, n³, R)
+    n = round(A.shape[1] ** (1 / 3))
+    rows = [A[pos[nx, ny, nz]].reshape(n, n * n * A.shape[-1]) for nx in range(ki)]
+    return torch.stack(rows, 1).reshape(n * ki, -1)
+
+
+def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str = "m2l"
+              ) -> torch.Tensor:
+    """Separable M2L (no hole; ``kind="m2l"``), L2L (``"up"``) or M2M (``"down"``) of a grid
+    whose slots of degree > ρ are zero → cells ``(B, C, n', n', n', P)``, computing only the
+    degree blocks that can be non-zero (n' = n, 2n for L2L, n/2 for M2M).
+
+    ``A``: AG ``(n, a, n, a, n, a, R)`` or rows ``(P, n³, R)`` (:func:`~quadfree.taylor.
+    passes.p2m_rows`). ``ops``: the three per-axis operators (M2L pair operators
+    ``(2a, (2s+1)·2a)``, L2L ``(2a, a)`` or M2M ``(a, 2a)``); R = B·C.
+
+    Example:
+        >>> import torch
+        >>> from quadfree.taylor.passes import axis_passes, ag_to_cells, mask_degree
+        >>> W = torch.rand(6, 30, dtype=torch.float64)            # ρ = 2, s = 2
+        >>> A = mask_degree(torch.rand(4, 3, 4, 3, 4, 3, 1, dtype=torch.float64), 3, 2)
+        >>> dense = ag_to_cells(axis_passes(A, 3, [W, W, W], "m2l"), 1, 1, 3, 2)
+        >>> torch.allclose(m2l_cells(A, [W, W, W], 2, 1, 1), dense)
+        True
+    """
+    a, R = order + 1, A.shape[-1]
+    n = A.shape[0] if A.dim() == 7 else round(A.shape[1] ** (1 / 3))
+    m, no = _sizes(n, kind)
+    bx = {}
+    for ny in range(a):
+        for nz in range(a - ny):
+            ki = a - ny - nz
+            V = _x_slab(A, ny, nz, ki, order)
+            bx[ny, nz] = _band_pass(V, _sub(ops[0], a, a, ki, kind), m).view(n, n, R, no, a)
+    by = {}
+    for nz in range(a):
+        ki = a - nz
+        # one copy per nz: (kx, Y, ny, Z, R, X), so every kx below is a contiguous block
+        G = torch.stack([bx[ny, nz].permute(4, 0, 1, 2, 3) for ny in range(ki)], 2)
+        for kx in range(a):
+            ko = a - kx
+            out = _band_pass(G[kx].reshape(n * ki, -1), _sub(ops[1], a, ko, ki, kind), m)
+            by[kx, nz] = out.view(n, R, no, no, ko)                           # (Z, R, X, Y, ky)
+    bz = {}
+    for kx in range(a):
+        G = torch.stack([by[kx, nz].permute(4, 0, 1, 2, 3) for nz in range(a)], 2)
+        for ky in range(a - kx):                                              # (ky, Z, nz, …)
+            ko = a - kx - ky
+            out = _band_pass(G[ky].reshape(n * a, -1), _sub(ops[2], a, ko, a, kind), m)
+            bz[kx, ky] = out.view(R, no, no, no, ko)                          # (R, X, Y, Z, kz)
+    cells = torch.stack([bz[kx, ky][..., kz] for kx, ky, kz in multi_indices(3, order)], -1)
+    return cells.reshape((B, C) + (no,) * 3 + (cells.shape[-1],))
+
+
+def m2l_cells_flops(n: int, R: int, ops: list, order: int, kind: str = "m2l") -> int:
+    """GEMM FLOPs :func:`m2l_cells` executes on ``n`` cells per axis and R = B·C columns.
+
+    Example:
+        >>> W = torch.zeros(10, 50)
+        >>> m2l_cells_flops(64, 1, [W] * 3, 4) < band_dense_flops(64, 1, [W] * 3, 4)
+        True
+    """
+    a = order + 1
+    m, no = _sizes(n, kind)
+    total = 0
+    for ny in range(a):
+        for nz in range(a - ny):
+            ki = a - ny - nz
+            total += band_pass_flops(n * ki, n * n * R, _sub(ops[0], a, a, ki, kind), m)
+    for kx in range(a):
+        for nz in range(a):
+            ki, ko = a - nz, a - kx
+            total += band_pass_flops(n * ki, n * R * no, _sub(ops[1], a, ko, ki, kind), m)
+    for kx in range(a):
+        for ky in range(a - kx):
+            total += band_pass_flops(n * a, R * no * no,
+                                    _sub(ops[2], a, a - kx - ky, a, kind), m)
+    return total
+
+
+def band_dense_flops(n: int, R: int, ops: list, order: int) -> int:
+    """GEMM FLOPs of the dense-layout separable M2L on the same grid (for comparison).
+
+    Example:
+        >>> band_dense_flops(8, 1, [torch.zeros(6, 30)] * 3, 2) > 0
+        True
+    """
+    a = order + 1
+    return axis_passes_flops([n, a] * 3 + [R], 3, ops, "m2l")
