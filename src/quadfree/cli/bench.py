@@ -16,6 +16,7 @@ HELP = "run a benchmark and write its JSON"
 # ``run(args)``) until they move the same way.
 TYPED: dict[str, str] = {"autoint": "quadfree.cli.bench_autoint",
                          "nerf": "quadfree.cli.bench_nerf",
+                         "sdf": "quadfree.cli.bench_sdf",
                          "threads": "quadfree.cli.bench_threads",
                          "tomo": "quadfree.cli.bench_tomo"}
 
