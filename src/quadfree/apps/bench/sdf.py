@@ -41,7 +41,6 @@ from quadfree.taylor import FC2T2, exact_sum
 from quadfree.taylor.operators import cells_per_axis
 from quadfree.taylor.ops import kernel_sum
 
-DEFAULT_THREADS = 0
 # what --quick (``quick=True``) runs instead
 QUICK = {"shapes": ("sphere",), "levels": (3,), "seconds": 6.0, "samples": 20_000,
          "test_samples": 5_000, "resolution": 40, "layer_sizes": (10_000,), "layer_level": 3,
