@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from quadfree.apps.bench.integrate import parse_box_dims, spline_rows
+from quadfree.apps.bench.integrate import spline_rows
 from quadfree.apps.bench.integrate_boxes import BoxSettings, BoxTestField, random_boxes
 from quadfree.apps.bench.integrate_peers import (
     SummedVolumeTable,
@@ -16,6 +16,7 @@ from quadfree.apps.bench.integrate_peers import (
     rbf_to_grid,
     spline_antiderivative,
 )
+from quadfree.cli.bench_integrate import parse_box_dims
 from quadfree.errors import QuadfreeError
 
 
@@ -148,5 +149,17 @@ def test_cli_rejects_bad_box_settings_before_any_work(tmp_path, capsys):
     assert main(["bench", "integrate", "--json", str(out), "--box-dims", "4", "--quiet"]) == 2
     assert main(["bench", "integrate", "--json", str(out), "--mc-samples", "0", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "box dimensions" in err[0] and "mc_samples" in err[1]
+    assert len(err) == 2 and "box dimensions" in err[0] and "--mc-samples" in err[1], err
+    assert main(["bench", "integrate", "--json", str(out), "--min-length", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--min-length 0.0: must be in (0, 2]" in err[0], err
     assert not out.exists()
+
+
+def test_integrate_bench_options_name_parameters_not_flags():
+    from quadfree.apps.bench.integrate import IntegrateBenchOptions
+    for bad, param in (({"box_samples": 0}, "box_samples"), ({"intervals": 0}, "intervals"),
+                       ({"box_noise": -1.0}, "box_noise"), ({"box_dims": (4,)}, "box_dims")):
+        with pytest.raises(QuadfreeError) as err:
+            IntegrateBenchOptions(**bad).check()
+        assert err.value.param == param and "--" not in str(err.value)

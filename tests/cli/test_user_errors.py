@@ -63,3 +63,19 @@ def test_bench_autoint_typed_options_errors_name_flags(tmp_path, capsys):
     assert main(["bench", "autoint", "--json", str(out), "--eval-views", "2", "--quiet"]) == 2
     assert "--eval-views 2" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_blender_errors_name_parameters_and_the_cli_shows_flags(tmp_path):
+    from quadfree.data.blender import load_blender
+
+    parser = build_parser(["train"])
+    with pytest.raises(QuadfreeError) as err:
+        load_blender(tmp_path, downscale=0)
+    assert err.value.param == "downscale" and "--" not in str(err.value)
+    assert "error: --downscale 0: must be a positive integer" in error_line("train", err.value,
+                                                                           parser)
+    with pytest.raises(QuadfreeError) as err:
+        load_blender(tmp_path, near=6.0, far=2.0)
+    assert err.value.param == ("near", "far") and "--" not in str(err.value)
+    assert "error: --near 6.0, --far 2.0: need 0 <= near < far" in error_line(
+        "train", err.value, parser)

@@ -208,17 +208,61 @@ def test_cutoff_sum_gradients_match_dense():
 
 def test_bench_sdf_rows_have_the_issue_keys():
     from quadfree.apps.bench import sdf
+    from quadfree.cli import bench_sdf
     parser = argparse.ArgumentParser()
-    sdf.add_arguments(parser)
+    bench_sdf.add_arguments(parser)
     args = parser.parse_args(["--shapes", "sphere", "--levels", "2", "--seconds", "0.5",
                               "--samples", "2000", "--test-samples", "400", "--resolution",
                               "20", "--layer-sizes", "400", "--layer-level", "2",
                               "--baseline-targets", "100", "--mlp-width", "16"])
     args.device, args.seed, args.quiet, args.json = "cpu", 0, True, None
-    out = sdf.run(args)
+    out = sdf.run_benchmark(bench_sdf.options(args))
     keys = {"shape", "model", "level", "seconds_per_epoch", "epochs", "mae",
             "mae_near_surface", "chamfer", "normal_consistency", "flops_per_epoch"}
     assert [r["model"] for r in out["rows"]] == ["taylor", "mlp"]
     assert all(keys <= set(r) for r in out["rows"])
     assert out["layer"][0]["taylor_forward_s"] > 0 and "machine" in out
     assert out["summary"][0]["shape"] == "sphere"
+
+
+def test_cli_refuses_a_non_empty_out_unless_resume_or_overwrite(tmp_path, capsys):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    argv = ["sdf", "--shape", "sphere", "--out", str(out), "--epochs", "1", *SMALL]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exists and is not empty" in err[0], err
+    assert "--resume" in err[0] and "--overwrite" in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+    assert main([*argv, "--overwrite"]) == 0
+    assert (out / "metrics.json").is_file() and (out / "thesis.tex").is_file()
+
+
+def test_sdf_errors_name_the_parameter_and_the_cli_shows_the_flag(tmp_path, capsys):
+    from quadfree.sdf.experiment import build_config
+    with pytest.raises(QuadfreeError) as err:
+        build_config("taylor", test_samples=0)
+    assert err.value.param == "test_samples" and "--" not in str(err.value)
+    with pytest.raises(QuadfreeError) as err:
+        build_config("mlp", batch=0)
+    assert err.value.param == "batch"
+    assert main(["sdf", "--shape", "sphere", "--out", str(tmp_path / "o"),
+                 "--test-samples", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--test-samples 0: must be at least 1" in err[0], err
+    assert not (tmp_path / "o").exists()
+    assert main(["bench", "sdf", "--json", str(tmp_path / "b.json"), "--levels", "3",
+                 "--mlp-width", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--mlp-width 0: must be at least 1" in err[0], err
+
+
+def test_sdf_cli_literals_match_the_library():
+    from quadfree.cli import sdf as cli_sdf
+    from quadfree.sdf.experiment import DEFAULT_LR, SdfConfig
+
+    assert cli_sdf.SHAPE_NAMES == list(SHAPE_NAMES)
+    assert cli_sdf.DEFAULT_LR == DEFAULT_LR and cli_sdf.MODEL_NAMES == list(DEFAULT_LR)
+    assert cli_sdf.MODEL_DEFAULTS == {k: getattr(SdfConfig(), k) for k in cli_sdf.MODEL_DEFAULTS}
+    assert cli_sdf.FIT_DEFAULTS == {k: getattr(FitConfig(), k) for k in cli_sdf.FIT_DEFAULTS}

@@ -258,23 +258,6 @@ def _parse_csv(text: str, label: str) -> Array:
     return np.asarray(rows, dtype=np.float64).reshape(-1, 2) if rows else np.empty((0, 2))
 
 
-def parse_interval(text: str, flag: str = "interval") -> tuple[float, float]:
-    """Parse ``"a,b"`` into two floats (``flag`` names the parameter in errors).
-
-    Example:
-        >>> parse_interval("-0.5,0.25")
-        (-0.5, 0.25)
-    """
-    parts = text.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        a, b = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise QuadfreeError(f"{flag} {text!r}: expected two numbers a,b", param=flag) from None
-    return a, b
-
-
 def check_intervals(intervals: Sequence[tuple[float, float]], domain: tuple[float, float]
                     ) -> Array:
     """Check that every ``(a, b)`` has ``lo ≤ a < b ≤ hi``; return them as ``(M, 2)``.

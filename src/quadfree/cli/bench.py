@@ -12,10 +12,12 @@ HELP = "run a benchmark and write its JSON"
 
 # Benchmarks whose flags live in the CLI (``quadfree.cli.bench_<name>``: ``add_arguments`` and
 # ``options(args)``) and whose library entry point takes typed options (``run_benchmark``).
-# The others still declare their flags in ``quadfree.apps.bench.<name>`` (``add_arguments``,
-# ``run(args)``) until they move the same way.
+# The others (``taylor``) still declare their flags in ``quadfree.apps.bench.<name>``
+# (``add_arguments``, ``run(args)``) until they move the same way.
 TYPED: dict[str, str] = {"autoint": "quadfree.cli.bench_autoint",
+                         "integrate": "quadfree.cli.bench_integrate",
                          "nerf": "quadfree.cli.bench_nerf",
+                         "sdf": "quadfree.cli.bench_sdf",
                          "threads": "quadfree.cli.bench_threads",
                          "tomo": "quadfree.cli.bench_tomo"}
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from quadfree.cli.common import add_runtime_options, apply_threads
+from quadfree.errors import QuadfreeError
 
 HELP = "fit AutoInt to a 1-D signal and report its integrals"
 OWN_FILES = ("integrate.png", "integrals.json")    # what integrate writes into --out
@@ -54,13 +55,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def parse_interval(text: str, flag: str = "interval") -> tuple[float, float]:
+    """Parse ``"a,b"`` into two floats (``flag`` names the parameter in errors).
+
+    Example:
+        >>> parse_interval("-0.5,0.25")
+        (-0.5, 0.25)
+    """
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        a, b = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise QuadfreeError(f"{flag} {text!r}: expected two numbers a,b", param=flag) from None
+    return a, b
+
+
 def run(args: argparse.Namespace) -> int:
     from quadfree.apps.integrate1d import integrate_signal, plot_report
-    from quadfree.apps.signals import builtin_signal, load_samples, parse_interval
+    from quadfree.apps.signals import builtin_signal, load_samples
     from quadfree.atomic import atomic_dir
     from quadfree.autoint.fit1d import Fit1DConfig
     from quadfree.device import resolve_device
-    from quadfree.errors import QuadfreeError
     from quadfree.outputs import prepare_output_dir
     from quadfree.seeding import seed_everything
 

@@ -132,7 +132,8 @@ def downscale_area(img: np.ndarray, k: int, name: str = "image") -> np.ndarray:
         return img
     h, w = img.shape[:2]
     if h % k or w % k:
-        raise QuadfreeError(f"{name}: --downscale {k} does not divide its size {h}x{w}")
+        raise QuadfreeError(f"{name}: downscale {k} does not divide its size {h}x{w}",
+                            param="downscale")
     return img.reshape(h // k, k, w // k, k, *img.shape[2:]).mean(axis=(1, 3))
 
 
@@ -173,9 +174,11 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
     """
     root = Path(root)
     if downscale < 1:
-        raise QuadfreeError(f"--downscale {downscale}: must be a positive integer")
+        raise QuadfreeError(f"downscale {downscale}: must be a positive integer",
+                            param="downscale")
     if not (math.isfinite(near) and math.isfinite(far) and 0 <= near < far):
-        raise QuadfreeError(f"--near {near} --far {far}: need 0 <= near < far, both finite")
+        raise QuadfreeError(f"near {near}, far {far}: need 0 <= near < far, both finite",
+                            param=("near", "far"))
     if split not in SPLITS:
         raise QuadfreeError(f"split {split!r}: choose from {list(SPLITS)}")
     meta_path = root / f"transforms_{split}.json"
@@ -198,7 +201,7 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
         raise QuadfreeError(f"{meta_path}: 'frames' must be a non-empty list")
     if max_frames is not None:
         if max_frames < 1:
-            raise QuadfreeError(f"max_frames {max_frames}: must be >= 1")
+            raise QuadfreeError(f"max_frames {max_frames}: must be >= 1", param="max_frames")
         frames = frames[:max_frames]
     images, poses, files, depths = [], [], [], []
     size = None

@@ -78,7 +78,49 @@ class SdfConfig:
                     "learn_sources": self.learn_sources, "order": 4}
         if self.model == "mlp":
             return {"model": "mlp", "depth": self.mlp_depth, "width": self.mlp_width}
-        raise QuadfreeError(f"model {self.model!r}: choose taylor or mlp")
+        raise QuadfreeError(f"model {self.model!r}: choose taylor or mlp", param="model")
+
+
+# the learning rate of each model when none is given
+DEFAULT_LR = {"taylor": 3e-2, "mlp": 1e-3}
+
+
+def build_config(model: str = "taylor", *, level: int = SdfConfig.level,
+                 alpha_h2: float = SdfConfig.alpha_h2,
+                 sources_per_cell: int = SdfConfig.sources_per_cell,
+                 learn_sources: bool = SdfConfig.learn_sources,
+                 mlp_depth: int = SdfConfig.mlp_depth, mlp_width: int = SdfConfig.mlp_width,
+                 samples: int = SdfConfig.samples, test_samples: int = SdfConfig.test_samples,
+                 resolution: int = SdfConfig.resolution, seed: int = SdfConfig.seed,
+                 epochs: int = FitConfig.epochs, seconds: float = FitConfig.seconds,
+                 lr: float | None = None, lr_sources: float = FitConfig.lr_sources,
+                 batch: int = FitConfig.batch) -> SdfConfig:
+    """A checked :class:`SdfConfig` (used by ``quadfree sdf`` and ``bench sdf``); ``lr`` None
+    takes the model's default (:data:`DEFAULT_LR`). Errors name the parameter.
+
+    Example:
+        >>> build_config("mlp", samples=1000).fit.lr
+        0.001
+        >>> build_config("taylor", resolution=0)
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: resolution 0: must be at least 1
+    """
+    if model not in DEFAULT_LR:
+        raise QuadfreeError(f"model {model!r}: choose taylor or mlp", param="model")
+    sizes = {"samples": samples, "test_samples": test_samples, "resolution": resolution,
+             "sources_per_cell": sources_per_cell, "mlp_depth": mlp_depth,
+             "mlp_width": mlp_width}
+    for name, value in sizes.items():
+        if value < 1:
+            raise QuadfreeError(f"{name} {value}: must be at least 1", param=name)
+    fit = FitConfig(epochs=epochs, seconds=seconds, lr=lr or DEFAULT_LR[model],
+                    lr_sources=lr_sources, batch=batch)
+    return SdfConfig(model=model, level=level, alpha_h2=alpha_h2,
+                     sources_per_cell=sources_per_cell, learn_sources=learn_sources,
+                     mlp_depth=mlp_depth, mlp_width=mlp_width, samples=samples,
+                     test_samples=test_samples, resolution=resolution, seed=seed,
+                     fit=fit.check())
 
 
 def split_samples(target: Target, cfg: SdfConfig) -> tuple[Samples, Samples]:

@@ -45,13 +45,16 @@ class FitConfig:
 
     def check(self) -> FitConfig:
         if self.epochs < 1:
-            raise QuadfreeError(f"epochs={self.epochs}: must be >= 1")
-        if self.lr <= 0 or self.lr_sources < 0:
-            raise QuadfreeError(f"lr={self.lr}, lr_sources={self.lr_sources}: must be > 0")
+            raise QuadfreeError(f"epochs={self.epochs}: must be >= 1", param="epochs")
+        if self.lr <= 0:
+            raise QuadfreeError(f"lr={self.lr}: must be > 0", param="lr")
+        if self.lr_sources < 0:
+            raise QuadfreeError(f"lr_sources={self.lr_sources}: must be >= 0",
+                                param="lr_sources")
         if self.batch < 1:
-            raise QuadfreeError(f"batch={self.batch}: must be >= 1")
+            raise QuadfreeError(f"batch={self.batch}: must be >= 1", param="batch")
         if self.seconds < 0:
-            raise QuadfreeError(f"seconds={self.seconds}: must be >= 0")
+            raise QuadfreeError(f"seconds={self.seconds}: must be >= 0", param="seconds")
         return self
 
 

@@ -21,10 +21,10 @@ answer), answer seconds and error, and their ratios to AutoInt's.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,6 @@ from quadfree.apps.bench.integrate_peers import spline_antiderivative
 from quadfree.apps.signals import builtin_signal
 from quadfree.autoint import AutoInt
 from quadfree.autoint.fit1d import Fit1DConfig, fit_1d
-from quadfree.device import resolve_device
 from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
 from quadfree.quadrature.rules import gauss_legendre
@@ -47,40 +46,86 @@ NODE_LADDER = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 
                768, 1024)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = Fit1DConfig()
-    p.add_argument("--intervals", type=int, default=1_000_000, help="random intervals")
-    p.add_argument("--min-length", type=float, default=0.1,
-                   help="shortest interval (and shortest box side)")
-    p.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
-    p.add_argument("--scan-intervals", type=int, default=20_000,
-                   help="intervals used to search the quadrature node count")
-    p.add_argument("--max-nodes", type=int, default=1024, help="give up above this node count")
-    p.add_argument("--steps", type=int, default=1500, help="training steps")
-    p.add_argument("--hidden", type=int, default=16, help="SIREN width")
-    p.add_argument("--depth", type=int, default=2, help="SIREN hidden layers")
-    p.add_argument("--w0", type=float, default=d.w0, help="SIREN w0")
-    p.add_argument("--lr", type=float, default=d.lr, help="initial learning rate")
-    p.add_argument("--spline-coarse", type=int, default=512,
-                   help="samples of the coarse spline row (evenly spaced)")
-    b = BoxSettings()
-    p.add_argument("--box-dims", default="2,3",
-                   help="box-integral dimensions to run: 2, 3, '2,3' or 'none'")
-    p.add_argument("--boxes", type=int, default=b.boxes, help="random boxes per dimension")
-    p.add_argument("--box-samples", type=int, default=b.samples,
-                   help="scattered samples of the box field")
-    p.add_argument("--box-noise", type=float, default=b.noise,
-                   help="standard deviation of the samples' Gaussian noise")
-    p.add_argument("--box-steps", type=int, default=b.steps, help="training steps (boxes)")
-    p.add_argument("--box-hidden", type=int, default=b.hidden, help="SIREN width (boxes)")
-    p.add_argument("--rbf-grid", type=int, default=b.rbf_grid,
-                   help="cells per axis of the RBF resampling (0: 128 in 2-D, 32 in 3-D)")
-    p.add_argument("--rbf-smoothing", type=float, default=b.rbf_smoothing,
-                   help="RBF smoothing parameter")
-    p.add_argument("--peer-boxes", type=int, default=b.peer_boxes,
-                   help="boxes for Monte Carlo / Gauss-Legendre of the learned field")
-    p.add_argument("--mc-samples", type=int, default=b.mc_samples,
-                   help="Monte Carlo points per box")
+@dataclass
+class IntegrateBenchOptions:
+    """What ``quadfree bench integrate`` runs (typed; the flags live in
+    ``quadfree.cli.bench_integrate``).
+
+    Attributes:
+        intervals: random 1-D intervals; min_length: shortest interval (and box side).
+        repeats: timing repeats (median).
+        scan_intervals: intervals used to search the quadrature node count.
+        max_nodes: give up above this node count.
+        steps, hidden, depth, w0, lr: the 1-D SIREN and its training.
+        spline_coarse: samples of the coarse spline row (evenly spaced).
+        box_dims: box-integral dimensions to run (2, 3; empty: none).
+        boxes … mc_samples: the box benchmark (see :class:`BoxSettings`).
+        plot: write the figure here (None: no figure).
+        seed, device, progress: as everywhere.
+    """
+
+    intervals: int = 1_000_000
+    min_length: float = 0.1
+    repeats: int = 3
+    scan_intervals: int = 20_000
+    max_nodes: int = 1024
+    steps: int = 1500
+    hidden: int = 16
+    depth: int = 2
+    w0: float = Fit1DConfig.w0
+    lr: float = Fit1DConfig.lr
+    spline_coarse: int = 512
+    box_dims: tuple[int, ...] = (2, 3)
+    boxes: int = BoxSettings.boxes
+    box_samples: int = BoxSettings.samples
+    box_noise: float = BoxSettings.noise
+    box_steps: int = BoxSettings.steps
+    box_hidden: int = BoxSettings.hidden
+    rbf_grid: int = BoxSettings.rbf_grid
+    rbf_smoothing: float = BoxSettings.rbf_smoothing
+    peer_boxes: int = BoxSettings.peer_boxes
+    mc_samples: int = BoxSettings.mc_samples
+    plot: Path | None = None
+    seed: int = 0
+    device: torch.device | str = "cpu"
+    progress: bool = True
+
+    def check(self) -> None:
+        """Raise :class:`QuadfreeError` naming the first option out of range (``param``).
+
+        Example:
+            >>> IntegrateBenchOptions(box_samples=0).check()
+            Traceback (most recent call last):
+            ...
+            quadfree.errors.QuadfreeError: box_samples 0: must be >= 1
+        """
+        for name in ("intervals", "repeats", "scan_intervals", "max_nodes", "steps", "hidden",
+                     "depth", "spline_coarse"):
+            if getattr(self, name) < 1:
+                raise QuadfreeError(f"{name} {getattr(self, name)}: must be >= 1", param=name)
+        if not 0 < self.min_length <= 2:             # the signal's and the boxes' domain width
+            raise QuadfreeError(f"min_length {self.min_length}: must be in (0, 2]",
+                                param="min_length")
+        if any(d not in (2, 3) for d in self.box_dims):
+            raise QuadfreeError(f"box_dims {self.box_dims}: box dimensions must be 2 or 3",
+                                param="box_dims")
+        if not self.box_dims:
+            return
+        for name in ("boxes", "box_samples", "box_steps", "box_hidden", "peer_boxes",
+                     "mc_samples"):
+            if getattr(self, name) < 1:
+                raise QuadfreeError(f"{name} {getattr(self, name)}: must be >= 1", param=name)
+        for name in ("box_noise", "rbf_smoothing", "rbf_grid"):
+            if getattr(self, name) < 0:
+                raise QuadfreeError(f"{name} {getattr(self, name)}: must be >= 0", param=name)
+
+    def box_settings(self) -> BoxSettings:
+        """The box benchmark's settings."""
+        return BoxSettings(
+            boxes=self.boxes, samples=self.box_samples, noise=self.box_noise,
+            min_length=self.min_length, steps=self.box_steps, hidden=self.box_hidden,
+            rbf_grid=self.rbf_grid, rbf_smoothing=self.rbf_smoothing,
+            peer_boxes=self.peer_boxes, mc_samples=self.mc_samples, repeats=self.repeats)
 
 
 def random_intervals(n: int, domain: tuple[float, float], min_length: float,
@@ -97,7 +142,8 @@ def random_intervals(n: int, domain: tuple[float, float], min_length: float,
     lo, hi = domain
     width = hi - lo
     if not 0 < min_length <= width:
-        raise QuadfreeError(f"--min-length {min_length}: must be in (0, {width:g}]")
+        raise QuadfreeError(f"min_length {min_length}: must be in (0, {width:g}]",
+                            param="min_length")
     length = min_length + (width - min_length) * torch.rand(n, generator=generator,
                                                             dtype=torch.float64)
     a = lo + (width - length) * torch.rand(n, generator=generator, dtype=torch.float64)
@@ -178,8 +224,8 @@ def find_nodes(model: AutoInt, a: torch.Tensor, b: torch.Tensor, exact: torch.Te
             break
         low = n
     else:
-        raise QuadfreeError(f"--max-nodes {max_nodes}: quadrature never came within 10 % of "
-                            "AutoInt's error")
+        raise QuadfreeError(f"max_nodes {max_nodes}: quadrature never came within 10 % of "
+                            "AutoInt's error", param="max_nodes")
     while high - low > 1:
         mid = (low + high) // 2
         if err(mid) <= target:
@@ -202,25 +248,29 @@ def exact_signal_nodes(f: Callable[[np.ndarray], np.ndarray], a: np.ndarray, b: 
     return None
 
 
-def run(args: argparse.Namespace) -> dict:
-    if args.intervals < 1 or args.repeats < 1:
-        raise QuadfreeError("--intervals and --repeats must be >= 1")
-    box_dims = parse_box_dims(args.box_dims)               # bad settings fail before any work
-    box_settings = BoxSettings(
-        boxes=args.boxes, samples=args.box_samples, noise=args.box_noise,
-        min_length=args.min_length, steps=args.box_steps, hidden=args.box_hidden,
-        rbf_grid=args.rbf_grid, rbf_smoothing=args.rbf_smoothing, peer_boxes=args.peer_boxes,
-        mc_samples=args.mc_samples, repeats=args.repeats)
+def run_benchmark(opts: IntegrateBenchOptions) -> dict:
+    """Run the benchmark; returns the JSON-ready result (and writes ``opts.plot``).
+
+    Example:
+        >>> run_benchmark(IntegrateBenchOptions(box_dims=(4,)))
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: box_dims (4,): box dimensions must be 2 or 3
+    """
+    args = opts
+    opts.check()                                       # bad settings fail before any work
+    box_dims = list(opts.box_dims)
+    box_settings = opts.box_settings()
     if box_dims:
         box_settings.check()
-    device = resolve_device(args.device)
+    device = torch.device(opts.device)
     gen = seed_everything(args.seed)
     signal = builtin_signal("cosmix")
     config = Fit1DConfig(hidden=args.hidden, depth=args.depth, w0=args.w0, steps=args.steps,
                          lr=args.lr, lr_final=args.lr * 1e-3)
     x, y = signal.training_samples(1 << 15)
     model, history = fit_1d(torch.as_tensor(x), torch.as_tensor(y), signal.domain, config,
-                            seed=args.seed, progress=not args.quiet, device=device)
+                            seed=args.seed, progress=args.progress, device=device)
     costs = measure_costs(model, points=1 << 16, repeats=args.repeats,
                           batch_size=config.batch_size, device=device)
 
@@ -256,8 +306,9 @@ def run(args: argparse.Namespace) -> dict:
         if quad_err <= TOLERANCE * auto_err:
             break
         if nodes >= args.max_nodes:
-            raise QuadfreeError(f"--max-nodes {args.max_nodes}: quadrature error {quad_err:.2e} "
-                                f"stays above 1.1 × AutoInt's {auto_err:.2e}")
+            raise QuadfreeError(f"max_nodes {args.max_nodes}: quadrature error {quad_err:.2e} "
+                                f"stays above 1.1 × AutoInt's {auto_err:.2e}",
+                                param="max_nodes")
         nodes = min(args.max_nodes, max(nodes + 1, int(nodes * 1.15)))
 
     auto_s, quad_s = statistics.median(auto_times), statistics.median(quad_times)
@@ -305,30 +356,13 @@ def run(args: argparse.Namespace) -> dict:
     result["boxes"] = {}
     for dim in box_dims:
         boxes = run_boxes(dim, box_settings, gen, device, seed=args.seed,
-                          progress=not args.quiet)
+                          progress=args.progress)
         result["boxes"][f"{dim}d"] = boxes
         result["table"] += [{"case": f"{dim}-D scattered noisy samples, {args.boxes} boxes",
                              **row} for row in boxes["rows"]]
-    _plot(result, Path(args.json).with_suffix(".png"))
+    if args.plot is not None:
+        _plot(result, args.plot)
     return result
-
-
-def parse_box_dims(text: str) -> list[int]:
-    """``"2,3"`` → ``[2, 3]``; ``"none"`` → ``[]``.
-
-    Example:
-        >>> parse_box_dims("3"), parse_box_dims("none")
-        ([3], [])
-    """
-    if text.strip().lower() in ("none", ""):
-        return []
-    try:
-        dims = [int(part) for part in text.split(",")]
-    except ValueError:
-        dims = []
-    if not dims or any(d not in (2, 3) for d in dims):
-        raise QuadfreeError(f"box dimensions {text!r}: expected 2, 3, '2,3' or 'none'")
-    return dims
 
 
 def spline_rows(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -346,7 +380,8 @@ def spline_rows(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
         ([64, 8], True)
     """
     if not 2 <= coarse <= len(x):
-        raise QuadfreeError(f"spline_coarse {coarse}: must be in [2, {len(x)}]")
+        raise QuadfreeError(f"spline_coarse {coarse}: must be in [2, {len(x)}]",
+                            param="spline_coarse")
     spline_antiderivative(x[:4], y[:4])                  # warm-up: scipy's import not timed
     rows = []
     for n in (len(x), coarse):

@@ -3,7 +3,7 @@ the layer's forward/backward cost against autograd through a cutoff and a dense 
 
 Fits (``rows``): for every built-in shape, the Taylor model at each level and the MLP train on
 the same DeepSDF-style samples with the same loss (MAE) for the same training-time budget
-(``--seconds``). Reported per row: seconds per epoch, epochs done, held-out MAE (all, near
+(``seconds``). Reported per row: seconds per epoch, epochs done, held-out MAE (all, near
 the surface, uniform), Chamfer distance and normal consistency of the marching-cubes mesh
 against the ground-truth surface, and FLOPs per epoch (estimates, see ``flops_per_epoch`` of
 the models). ``summary`` gives, per shape and level, the per-epoch speedup over the MLP and
@@ -11,7 +11,7 @@ whether the held-out MAE is lower at equal time.
 
 Layer (``layer``): ``kernel_sum`` forward and backward at N = M (Gaussian, α = α·h²/h²)
 against autograd through (a) a cutoff neighbour sum (cell lists, sources within the radius
-where φ < ``--cutoff-eps``, per-chunk gradient checkpointing so memory stays bounded) and (b)
+where φ < ``cutoff_eps``, per-chunk gradient checkpointing so memory stays bounded) and (b)
 the dense sum (``exact_sum``, checkpointed per chunk). The baselines are timed on a subset of
 targets and scaled linearly in M when marked ``extrapolated`` (their cost is linear in M at
 fixed N).
@@ -19,60 +19,79 @@ fixed N).
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch.utils.checkpoint import checkpoint
 from tqdm import tqdm
 
-from quadfree.device import resolve_device
+from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
-from quadfree.sdf.experiment import evaluate, load_target, split_samples
+from quadfree.sdf.experiment import SdfConfig, build_config, evaluate, load_target, split_samples
 from quadfree.sdf.figure import sdf_figure
 from quadfree.sdf.fit import FitConfig, Fitter
 from quadfree.sdf.models import build_model
-from quadfree.sdf.options import add_model_options, config_from
 from quadfree.sdf.shapes import SHAPE_NAMES
 from quadfree.seeding import seed_everything
 from quadfree.taylor import FC2T2, exact_sum
 from quadfree.taylor.operators import cells_per_axis
 from quadfree.taylor.ops import kernel_sum
 
-DEFAULT_THREADS = 0
-QUICK = {"shapes": ["sphere"], "levels": [3], "seconds": 6.0, "samples": 20_000,
-         "test_samples": 5_000, "resolution": 40, "layer_sizes": [10_000], "layer_level": 3,
+# what --quick (``quick=True``) runs instead
+QUICK = {"shapes": ("sphere",), "levels": (3,), "seconds": 6.0, "samples": 20_000,
+         "test_samples": 5_000, "resolution": 40, "layer_sizes": (10_000,), "layer_level": 3,
          "mlp_width": 64, "baseline_targets": 500}
 
 
-def _list(cast):
-    return lambda text: [cast(float(v)) if cast is int else cast(v) for v in text.split(",")
-                         if v]
+@dataclass
+class SdfBenchOptions:
+    """What ``quadfree bench sdf`` runs (typed; the flags live in ``quadfree.cli.bench_sdf``).
 
+    Attributes:
+        shapes: built-in shapes; levels: Taylor levels fitted against the MLP.
+        seconds: training-time budget per model and shape.
+        layer_sizes, layer_level: N = M and level of the layer timings.
+        cutoff_eps: the cutoff sum drops pairs with φ below this.
+        baseline_targets: targets on which the cutoff sum is timed (dense: 1/20 of it).
+        repeats: layer timing repeats (median).
+        alpha_h2 … resolution: model and sampling settings (see :func:`build_config`).
+        quick: a ≈1 min smoke run (:data:`QUICK` replaces those settings).
+        plot: write the figure here (None: no figure).
+        seed, device, progress: as everywhere.
+    """
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true",
-                        help="a ≈1 min smoke run (one shape, level 3, small sizes)")
-    parser.add_argument("--shapes", type=_list(str), default=list(SHAPE_NAMES),
-                        help="built-in shapes (default all)")
-    parser.add_argument("--levels", type=_list(int), default=[4, 5],
-                        help="Taylor levels (default 4,5)")
-    parser.add_argument("--seconds", type=float, default=30.0,
-                        help="training-time budget per model and shape (default 30)")
-    parser.add_argument("--layer-sizes", type=_list(int), default=[10**5, 10**6],
-                        help="N = M of the layer timings (default 1e5,1e6)")
-    parser.add_argument("--layer-level", type=int, default=5,
-                        help="level of the layer timings (default 5)")
-    parser.add_argument("--cutoff-eps", type=float, default=1e-4,
-                        help="cutoff sum: drop pairs with φ below this (default 1e-4)")
-    parser.add_argument("--baseline-targets", type=int, default=20_000,
-                        help="targets on which the cutoff sum is timed (dense: 1/20 of it)")
-    parser.add_argument("--repeats", type=int, default=1, help="layer timing repeats (median)")
-    add_model_options(parser)
-    parser.set_defaults(samples=200_000, test_samples=20_000, resolution=96)
+    shapes: tuple[str, ...] = SHAPE_NAMES
+    levels: tuple[int, ...] = (4, 5)
+    seconds: float = 30.0
+    layer_sizes: tuple[int, ...] = (10**5, 10**6)
+    layer_level: int = 5
+    cutoff_eps: float = 1e-4
+    baseline_targets: int = 20_000
+    repeats: int = 1
+    alpha_h2: float = SdfConfig.alpha_h2
+    sources_per_cell: int = SdfConfig.sources_per_cell
+    mlp_depth: int = SdfConfig.mlp_depth
+    mlp_width: int = SdfConfig.mlp_width
+    samples: int = 200_000
+    test_samples: int = 20_000
+    resolution: int = 96
+    quick: bool = False
+    plot: Path | None = None
+    seed: int = 0
+    device: torch.device | str = "cpu"
+    progress: bool = True
+
+    def config(self, model: str, level: int | None = None) -> SdfConfig:
+        """The checked :class:`SdfConfig` of one fit (errors name the parameter)."""
+        return build_config(model, level=4 if level is None else level,
+                            alpha_h2=self.alpha_h2, sources_per_cell=self.sources_per_cell,
+                            mlp_depth=self.mlp_depth, mlp_width=self.mlp_width,
+                            samples=self.samples, test_samples=self.test_samples,
+                            resolution=self.resolution, seed=self.seed)
 
 
 def _timed(fn, device: torch.device) -> tuple[float, object]:
@@ -85,21 +104,21 @@ def _timed(fn, device: torch.device) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def fit_rows(args: argparse.Namespace, device: torch.device) -> tuple[list, list, dict]:
+def fit_rows(args: SdfBenchOptions, device: torch.device) -> tuple[list, list, dict]:
     """The fits: one row per (shape, model, level); summary rows; figure grids."""
     rows, summary, figure = [], [], {}
     models = [("taylor", lev) for lev in args.levels] + [("mlp", None)]
     steps = [(s, m, lev) for s in args.shapes for m, lev in models]
-    bar = tqdm(steps, desc="bench sdf fits", disable=args.quiet)
+    bar = tqdm(steps, desc="bench sdf fits", disable=not args.progress)
     targets: dict = {}
     for shape, kind, lev in bar:
         if shape not in targets:
             targets.clear()
             target = load_target(shape=shape)
-            cfg0 = config_from(args, "mlp")
+            cfg0 = args.config("mlp")
             targets[shape] = (target, *split_samples(target, cfg0))
         target, train, test = targets[shape]
-        cfg = config_from(args, kind, level=lev)
+        cfg = args.config(kind, level=lev)
         cfg.fit = FitConfig(epochs=10**6, seconds=args.seconds, lr=cfg.fit.lr,
                             checkpoint_every=0, lr_final=1.0)
         torch.manual_seed(args.seed)
@@ -185,7 +204,7 @@ def _dense(p, w, q, kernel, chunk: int = 128):
     return torch.cat(outs)
 
 
-def layer_rows(args: argparse.Namespace, device: torch.device, gen: torch.Generator) -> list:
+def layer_rows(args: SdfBenchOptions, device: torch.device, gen: torch.Generator) -> list:
     """Forward and backward seconds of the layer and of the two autograd baselines."""
     rows = []
     lev = args.layer_level
@@ -193,7 +212,7 @@ def layer_rows(args: argparse.Namespace, device: torch.device, gen: torch.Genera
     alpha = args.alpha_h2 / h**2
     S = FC2T2(f"exp(-{alpha!r}*(x**2 + y**2 + z**2))", levels=lev, order=4)
     radius = math.sqrt(math.log(1.0 / args.cutoff_eps) / alpha)
-    for size in tqdm(args.layer_sizes, desc="bench sdf layer", disable=args.quiet):
+    for size in tqdm(args.layer_sizes, desc="bench sdf layer", disable=not args.progress):
         p0 = (torch.rand(1, size, 3, generator=gen) * 2 - 1).to(device)
         w0 = torch.randn(1, 1, size, generator=gen).to(device)
         q0 = (torch.rand(size, 3, generator=gen) * 2 - 1).to(device)
@@ -231,17 +250,35 @@ def layer_rows(args: argparse.Namespace, device: torch.device, gen: torch.Genera
     return rows
 
 
-def run(args: argparse.Namespace) -> dict:
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
-    device = resolve_device(args.device)
+def run_benchmark(opts: SdfBenchOptions) -> dict:
+    """Run the benchmark; returns the JSON-ready result (and writes ``opts.plot``).
+
+    Example:
+        >>> run_benchmark(SdfBenchOptions(shapes=()))
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: shapes: empty list
+    """
+    args = replace(opts, **QUICK) if opts.quick else opts
+    for name in ("shapes", "levels", "layer_sizes"):
+        if not getattr(args, name):
+            raise QuadfreeError(f"{name}: empty list", param=name)
+    for shape in args.shapes:
+        if shape not in SHAPE_NAMES:
+            raise QuadfreeError(f"shapes: unknown shape {shape!r}; choose from "
+                                f"{', '.join(SHAPE_NAMES)}", param="shapes")
+    for name in ("layer_sizes", "baseline_targets", "repeats"):
+        values = getattr(args, name)
+        if min(values if isinstance(values, tuple) else (values,)) < 1:
+            raise QuadfreeError(f"{name} {values}: must be at least 1", param=name)
+    args.config("mlp")                                  # checks the model settings first
+    device = torch.device(args.device)
     gen = seed_everything(args.seed)
     rows, summary, figure = fit_rows(args, device)
     layer = layer_rows(args, device, gen)
     result = {
         "benchmark": "sdf",
-        "settings": {k: getattr(args, k) for k in (
+        "settings": {k: _plain(getattr(args, k)) for k in (
             "shapes", "levels", "seconds", "samples", "test_samples", "resolution",
             "alpha_h2", "sources_per_cell", "mlp_depth", "mlp_width", "layer_sizes",
             "layer_level", "cutoff_eps", "baseline_targets", "quick")},
@@ -255,11 +292,15 @@ def run(args: argparse.Namespace) -> dict:
                   "*_timed_targets targets when *_extrapolated."),
         "machine": machine_info(device),
     }
-    if args.json and figure:
+    if args.plot is not None and figure:
         truth = figure.pop("truth")
         from quadfree.sdf.extract import sample_grid
         panels = [(truth[0], sample_grid(truth[3], args.resolution), truth[2])]
         panels += [v[:3] for v in figure.values()]
-        sdf_figure(panels, Path(args.json).with_suffix(".png"),
+        sdf_figure(panels, args.plot,
                    title=f"{args.shapes[-1]}: equal training time {args.seconds:g} s")
     return result
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
