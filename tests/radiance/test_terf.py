@@ -79,9 +79,10 @@ def test_work_counts_and_no_network_evaluations():
     w = m.work()
     assert m.evals_per_ray() == 0 and w["network_evals_per_ray"] == 0
     assert w["expansions_per_step"] == 2 and w["sources"] == 1000
-    assert 0 < w["coloured_cells_per_ray"] <= w["cells_per_ray"] <= 3 * 8
+    assert 0 < w["coloured_cells_per_ray"] <= w["density_cells_per_ray"] <= w["cells_per_ray"]
+    assert w["cells_per_ray"] <= 3 * 8
     assert w["cell_polynomials_per_ray"] == pytest.approx(
-        w["cells_per_ray"] + 3 * w["coloured_cells_per_ray"], abs=0.02)
+        w["density_cells_per_ray"] + 3 * w["coloured_cells_per_ray"], abs=0.02)
 
 
 def test_bad_config_is_a_user_error():

@@ -121,7 +121,7 @@ class TeRF(RadianceMethod):
         self.w_density = nn.Parameter(torch.full((1, 1, n), float(c.density_init)))
         self.w_color = nn.Parameter(0.01 * torch.randn(1, 3, n, generator=gen))
         self._cache: tuple | None = None
-        self._stats = {"rays": 0, "segments": 0, "active_segments": 0}
+        self._stats = {"rays": 0, "segments": 0, "density_segments": 0, "active_segments": 0}
 
     # ----------------------------------------------------------------- the field
     def sources(self) -> torch.Tensor:
@@ -173,6 +173,7 @@ class TeRF(RadianceMethod):
                                 **self._options())
             rgb, acc, depth = res.rgb, res.acc, res.depth
             self._stats = {"rays": int(o.shape[0]), "segments": res.segments,
+                           "density_segments": res.density_segments,
                            "active_segments": res.active_segments}
         return {"rgb": rgb[0], "acc": acc[0], "depth": depth[0]}
 
@@ -199,20 +200,22 @@ class TeRF(RadianceMethod):
 
     def work(self) -> dict[str, float | int]:
         """Honest work counts: expansions per training step (forward + backward) and per
-        frame, sources, and per ray (of the last inference batch) the crossed cells, the
-        cells whose colour was read, the polynomial reads (1 density channel per crossed cell
-        + 3 colour channels per coloured cell, each ``line2poly`` of ρ+1 values) and the Gauss
-        nodes read.
+        frame, sources, and per ray (of the last inference batch) the crossed cells, the cells
+        whose density was read (not provably empty), the cells whose colour was read (before
+        termination), the cell-polynomial reads (1 density channel per density cell + 3
+        colour channels per coloured cell, each at J Gauss nodes) and the nodes read.
         """
         s = self._stats
         rays = max(s["rays"], 1)
-        seg, act = s["segments"] / rays, s["active_segments"] / rays
+        seg, dens, act = (s["segments"] / rays, s["density_segments"] / rays,
+                          s["active_segments"] / rays)
         return {"network_evals_per_ray": 0, "expansions_per_step": 2,
                 "expansions_per_frame": 1, "sources": int(self.p0.shape[1]),
                 "levels": self.config.levels, "order": self.config.order,
-                "cells_per_ray": round(seg, 2), "coloured_cells_per_ray": round(act, 2),
-                "cell_polynomials_per_ray": round(seg + 3 * act, 2),
-                "nodes_per_ray": round(self.config.nodes * seg, 2)}
+                "cells_per_ray": round(seg, 2), "density_cells_per_ray": round(dens, 2),
+                "coloured_cells_per_ray": round(act, 2),
+                "cell_polynomials_per_ray": round(dens + 3 * act, 2),
+                "nodes_per_ray": round(self.config.nodes * dens, 2)}
 
 
 def build(config: Config | None = None) -> TeRF:

@@ -18,7 +18,10 @@ The polynomials are read at the nodes (ρ+1 multiply–adds per node and channel
 converges to the continuous integral as J grows (second order in the piece length for smooth
 fields; the accuracy at the default J is stated and tested in ``tests/taylor/test_volume.py``).
 
-Early termination: the density polynomials (one channel) are built for every crossed cell;
+Empty space: with ``density="relu"`` a cell whose density polynomial is provably ≤ 0 (the
+per-cell bound of :func:`~quadfree.taylor.roots.cell_ranges`) is skipped: σ = 0 there and so
+is its gradient, so the skip is exact. Early termination: the density polynomials (one
+channel) are read for every remaining crossed cell;
 the colour polynomials (three channels) only for segments entered with transmittance above
 ``t_min``. Segments behind that point are dropped entirely (neither density nor colour), so
 the forward is one well-defined function and the colour lost is at most ``t_min``.
@@ -51,9 +54,13 @@ from torch.autograd.function import once_differentiable
 
 from quadfree.errors import QuadfreeError
 from quadfree.taylor.expansion import FC2T2, Expansion
-from quadfree.taylor.line2poly import gather_segments, segment_polynomials
+from quadfree.taylor.line2poly import flat_cells, gather_segments
+from quadfree.taylor.multiindex import num_coefficients as basis_size
+from quadfree.taylor.passes import basis_products
 from quadfree.taylor.rays import batch_rays, traverse
+from quadfree.taylor.roots import cell_ranges
 
+CHUNK = 2048
 DENSITY_MAPS = ("identity", "relu", "softplus")
 COLOR_MAPS = ("sigmoid", "identity")
 
@@ -137,13 +144,16 @@ class VolumeNodes(NamedTuple):
 
 
 class VolumeOutput(NamedTuple):
-    """Per-ray results: ``rgb (B, R, 3)``, ``acc (B, R)``, ``depth (B, R)``, plus the number of
-    crossed segments and of segments whose colour was read (termination), for work counts."""
+    """Per-ray results: ``rgb (B, R, 3)``, ``acc (B, R)``, ``depth (B, R)``, plus for work
+    counts the numbers of crossed segments, of segments whose density was read (all but the
+    provably empty cells with ``density="relu"``) and of segments whose colour was read
+    (before termination)."""
 
     rgb: torch.Tensor
     acc: torch.Tensor
     depth: torch.Tensor
     segments: int
+    density_segments: int
     active_segments: int
 
 
@@ -170,9 +180,63 @@ def _background(background, like: torch.Tensor) -> torch.Tensor:
     return bg
 
 
+def node_basis(a: torch.Tensor, b: torch.Tensor, tau: torch.Tensor, order: int,
+               chunk: int = CHUNK) -> torch.Tensor:
+    """Cell basis ``E_k(u)`` at nodes τ_j of K segments, ``u(τ) = a + b·τ``: ``(K, J, P)``.
+
+    a, b ``(K, d)`` from :func:`~quadfree.taylor.line2poly.gather_segments`, tau ``(J,)``.
+    Differentiable in a and b.
+
+    Example:
+        >>> node_basis(torch.zeros(2, 3), torch.ones(2, 3), torch.tensor([-0.5, 0.5]), 4).shape
+        torch.Size([2, 2, 35])
+    """
+    K, d = a.shape
+    J = tau.shape[0]
+    out = []
+    for s in range(0, K, chunk):            # chunks keep the temporaries in cache
+        u = (a[s: s + chunk, None, :] + b[s: s + chunk, None, :] * tau[:, None]).clamp(-1, 1)
+        out.append(basis_products(u.reshape(-1, d), order).reshape(-1, J, basis_size(d, order)))
+    if not out:
+        return a.new_zeros(0, J, basis_size(d, order))
+    return torch.cat(out, 0)
+
+
+def read_nodes(rows: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
+               basis: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
+    """Cell polynomials read at the nodes of K segments: ``(K, C, J)``.
+
+    rows ``(B, n^d, C, P)`` (an expansion's coefficients per flat cell), batch/cell ``(K,)``,
+    basis ``(K, J, P)`` from :func:`node_basis`. Reading the cell polynomial at the J nodes
+    is reading the segment's univariate polynomial (:func:`~quadfree.taylor.line2poly.line2poly`)
+    there; one batched product skips the monomial coefficients. Differentiable in both.
+
+    Example:
+        >>> from quadfree.taylor import FC2T2
+        >>> E = FC2T2("1 + x**2 + y**2", levels=1, order=2, dim=2).expand(
+        ...     torch.zeros(1, 1, 2), torch.ones(1, 1, 1))
+        >>> rows = E.coeffs.reshape(1, 1, -1, 6).permute(0, 2, 1, 3)
+        >>> basis = node_basis(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]),
+        ...                    torch.tensor([-1.0, 1.0]), 2)
+        >>> v = read_nodes(rows, torch.tensor([0]), torch.tensor([0]), basis)
+        >>> [round(x, 4) for x in v[0, 0].tolist()]       # at (−1, −0.75) and (−0.5, −0.75)
+        [2.5625, 1.8125]
+    """
+    B, cells, C, P = rows.shape
+    flat = rows.reshape(B * cells, C * P)
+    idx = batch * cells + cell
+    out = []
+    for s in range(0, idx.shape[0], chunk):
+        coef = flat.index_select(0, idx[s: s + chunk]).reshape(-1, C, P)            # (k, C, P)
+        out.append(torch.bmm(coef, basis[s: s + chunk].transpose(1, 2)))           # (k, C, J)
+    if not out:
+        return rows.new_zeros(0, C, basis.shape[1])
+    return torch.cat(out, 0)
+
+
 def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: int,
-            density: str, color: str, background, beta: float, t_min: float
-            ) -> tuple[VolumeOutput, VolumeNodes]:
+            density: str, color: str, background, beta: float, t_min: float,
+            skip_empty: bool = True) -> tuple[VolumeOutput, VolumeNodes]:
     """The forward pass on an expansion with C = 4 channels; rays already (B, R, d)."""
     B, C = E.coeffs.shape[:2]
     if C != 4:
@@ -182,28 +246,35 @@ def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: in
     R = o.shape[1]
     tau, gw = gauss_nodes(nodes, dtype, device)
     J = nodes
-    powers = tau[:, None] ** torch.arange(E.order + 1, dtype=dtype, device=device)  # (J, ρ+1)
     seg = traverse(o, r, E.n, near, far)
     S = seg.valid.shape[-1]
-    # 1. density at every node of every crossed segment (one channel)
-    sl = gather_segments(seg, seg.valid, o, r)
-    E_sigma = Expansion(coeffs=E.coeffs[:, :1], order=E.order, clamp=E.clamp)
-    f0 = segment_polynomials(E_sigma, sl.batch, sl.cell, sl.a, sl.b)[:, 0] @ powers.T  # (K, J)
-    sigma, dsigma = density_map(f0, density, beta)
+    rows = E.coeffs.reshape(B, C, -1, E.coeffs.shape[-1]).permute(0, 2, 1, 3)  # (B, n^d, C, P)
+    # 0. empty-space skipping, exact for max(f, 0): a cell whose density polynomial is ≤ 0
+    #    everywhere (bound of roots.cell_ranges) has σ = 0 and g' = 0, so it is never read
+    occupied = seg.valid
+    if density == "relu" and skip_empty:
+        hi = cell_ranges(E, 0)[1]                                                   # (B, n^d)
+        cells = flat_cells(seg.cell, seg.n).reshape(B, -1)
+        occupied = occupied & (hi.gather(1, cells).reshape(B, R, S) > 0)
+    # 1. density at every node of every occupied crossed segment (one channel)
+    sl = gather_segments(seg, occupied, o, r)
+    basis = node_basis(sl.a, sl.b, tau, E.order)                                     # (K, J, P)
+    f0 = read_nodes(rows[:, :, :1].contiguous(), sl.batch, sl.cell, basis)[:, 0]
+    sigma, dsigma = density_map(f0, density, beta)                                     # (K, J)
     delta = sl.half[:, None] * gw                                                       # (K, J)
     a_all = torch.zeros(B, R, S, J, dtype=dtype, device=device)
-    a_all[seg.valid] = sigma * delta
+    a_all[occupied] = sigma * delta
     # 2. early termination: keep segments entered with transmittance above t_min
     seg_depth = a_all.sum(-1)
     entry = torch.exp(-(torch.cumsum(seg_depth, -1) - seg_depth))                        # (B,R,S)
-    active = seg.valid & (entry > t_min)
+    active = occupied & (entry > t_min)
     pos = torch.full((B, R, S), -1, dtype=torch.long, device=device)
-    pos[seg.valid] = torch.arange(sl.batch.shape[0], device=device)
+    pos[occupied] = torch.arange(sl.batch.shape[0], device=device)
     keep = pos[active]                                       # indices into the valid list
-    # 3. colour polynomials only where the ray still sees something
+    # 3. colour only where the ray still sees something
     sl2 = gather_segments(seg, active, o, r)
-    E_col = Expansion(coeffs=E.coeffs[:, 1:], order=E.order, clamp=E.clamp)
-    fc = segment_polynomials(E_col, sl2.batch, sl2.cell, sl2.a, sl2.b) @ powers.T  # (K2, 3, J)
+    fc = read_nodes(rows[:, :, 1:].contiguous(), sl2.batch, sl2.cell,
+                    basis if keep.shape[0] == basis.shape[0] else basis[keep])
     col, dcol = color_map(fc.permute(0, 2, 1), color)                                # (K2, J, 3)
     # 4. composite the pieces in order along each ray
     node_mask = active[..., None].expand(B, R, S, J)
@@ -235,6 +306,7 @@ def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: in
                        dsig=(delta * dsigma)[keep].reshape(-1), dcol=dcol.reshape(-1, 3),
                        weights=weights, t_next=t_next, t=t_dense, color=colors, t_inf=t_inf)
     out = VolumeOutput(rgb=rgb, acc=acc, depth=depth, segments=int(seg.valid.sum()),
+                       density_segments=int(occupied.sum()),
                        active_segments=int(active.sum()))
     return out, info
 
@@ -242,8 +314,11 @@ def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: in
 def volume_render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near=0.0, far=math.inf, *,
                   nodes: int = 4, density: str = "relu", color: str = "sigmoid",
                   background: float | torch.Tensor = 1.0, beta: float = 10.0,
-                  t_min: float = 1e-4) -> VolumeOutput:
+                  t_min: float = 1e-4, skip_empty: bool = True) -> VolumeOutput:
     """Render rays through a 4-channel expansion (density, r, g, b); see the module docstring.
+
+    ``skip_empty`` (``density="relu"`` only) skips cells whose density is provably ≤ 0; the
+    result is the same either way (it exists to test that).
 
     E: expansion ``(B, 4, n…, P)``; o, r: ``(R, d)`` or ``(B, R, d)`` (t in units of |r|);
     near, far: floats or ``(B, R)``. Only the part of a ray inside [−1, 1]^d sees the volume.
@@ -263,7 +338,8 @@ def volume_render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near=0.0, far=
     """
     _check_options(nodes, density, color, beta, t_min)
     o, r = batch_rays(o.to(E.coeffs.dtype), r.to(E.coeffs.dtype), E.coeffs.shape[0], E.dim)
-    return _render(E, o, r, near, far, nodes, density, color, background, beta, t_min)[0]
+    return _render(E, o, r, near, far, nodes, density, color, background, beta, t_min,
+                   skip_empty)[0]
 
 
 def _pad_by_batch(batch: torch.Tensor, values: torch.Tensor, B: int) -> torch.Tensor:
