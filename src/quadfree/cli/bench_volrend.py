@@ -14,9 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene", default="objects", choices=["objects", "fog"])
     parser.add_argument("--res", type=int, default=64, help="scene resolution (default 64)")
     parser.add_argument("--data", metavar="DIR", help="use this dataset instead of generating")
-    parser.add_argument("--minutes", type=float, default=10.0,
-                        help="training-time budget per model in minutes (default 10; four "
-                             "models: about 45 min in all)")
+    parser.add_argument("--minutes", type=float, default=2.0,
+                        help="training-time budget per model in minutes (default 2; four "
+                             "models and scoring: about 11 min in all)")
     parser.add_argument("--iters", type=int, default=None,
                         help="train every model for this many steps (still capped at "
                              "--minutes; default: calibrated to fill --minutes)")
@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-views", type=int, default=None,
                         help="evaluate only the first N test views (default all 20; min 3)")
     parser.add_argument("--quick", action="store_true",
-                        help="reduced run: 1.5 min per model, 5 test views, one TeRF row")
+                        help="reduced run: 0.4 min per model, 3 test views, one TeRF row "
+                             "(about 2-3 min)")
     parser.add_argument("--run", metavar="DIR", help="keep the runs here (default: temporary)")
 
 

@@ -46,20 +46,21 @@ class VolrendBenchOptions:
 
     Attributes:
         scene, res, data: the procedural scene and resolution, or an existing dataset.
-        minutes: training-time budget per model; iters: fixed steps (None: calibrated).
+        minutes: training-time budget per model (default 2: four models and scoring take
+            about 11 min on an idle 2-core machine); iters: fixed steps (None: calibrated).
         sections: AutoInt's N.
         nonneg: TeRF non-negativity modes, one row each (see :data:`quadfree.radiance.terf.NONNEG`).
         train_set, autoint_set, terf_set: typed config overrides.
         eval_views: only the first N test views (None: all; at least 3).
         timing_steps: training steps timed per model for forward_s / backward_s.
-        quick: 1.5 min per model, 5 test views, NeRF + AutoInt + one TeRF row.
+        quick: 0.4 min per model, 3 test views, NeRF + AutoInt + one TeRF row (≈ 2–3 min).
         run_dir, plot, seed, device, progress: as in ``bench autoint``.
     """
 
     scene: str = "objects"
     res: int = 64
     data: Path | None = None
-    minutes: float = 10.0
+    minutes: float = 2.0
     iters: int | None = None
     sections: int = 8
     nonneg: tuple[str, ...] = ("relu", "weights")
@@ -140,7 +141,7 @@ def run_benchmark(opts: VolrendBenchOptions) -> dict[str, Any]:
         quadfree.errors.QuadfreeError: nonneg ('exp',): choose from ('relu', 'softplus', 'weights')
     """
     if opts.quick:
-        opts = replace(opts, minutes=1.5, eval_views=opts.eval_views or 5, iters=None,
+        opts = replace(opts, minutes=0.4, eval_views=opts.eval_views or 3, iters=None,
                        nonneg=opts.nonneg[:1], timing_steps=min(opts.timing_steps, 3))
     models = _models(opts)
     if opts.iters is not None and opts.iters < 1:
