@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate only the first N test views (default all 20; min 3)")
     parser.add_argument("--quick", action="store_true",
                         help="reduced run: 0.4 min per model, 3 test views, one TeRF row "
-                             "(about 2-3 min)")
+                             "(about 3-4 min)")
     parser.add_argument("--run", metavar="DIR", help="keep the runs here (default: temporary)")
 
 

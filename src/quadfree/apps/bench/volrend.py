@@ -53,7 +53,7 @@ class VolrendBenchOptions:
         train_set, autoint_set, terf_set: typed config overrides.
         eval_views: only the first N test views (None: all; at least 3).
         timing_steps: training steps timed per model for forward_s / backward_s.
-        quick: 0.4 min per model, 3 test views, NeRF + AutoInt + one TeRF row (≈ 2–3 min).
+        quick: 0.4 min per model, 3 test views, NeRF + AutoInt + one TeRF row (≈ 3–4 min).
         run_dir, plot, seed, device, progress: as in ``bench autoint``.
     """
 
