@@ -64,6 +64,18 @@ def test_demo_writes_report_figures_and_table(tmp_path):
         run_demo(other)
 
 
+def test_demo_option_shows_terf_beside_nerf_and_autoint(tmp_path):
+    opts = _options(tmp_path / "demo_terf")
+    opts.terf, opts.orbit_frames = True, 0
+    opts.terf_set = {"levels": 2, "grid": 8, "batch_rays": 64}
+    result = run_demo(opts)
+    assert [r["label"] for r in result["rows"]] == ["NeRF", "AutoInt N=8", "TeRF"]
+    terf = result["rows"][2]
+    assert terf["method"] == "terf" and terf["evals_per_ray"] == 0
+    report = (tmp_path / "demo_terf" / "report.md").read_text()
+    assert "# quadfree demo: NeRF vs AutoInt vs TeRF" in report and "| TeRF |" in report
+
+
 def test_demo_cli_rejects_bad_resolution(tmp_path, capsys):
     code = main(["demo", "--out", str(tmp_path / "d"), "--res", "4", "--quiet"])
     assert code == 2

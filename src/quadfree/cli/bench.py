@@ -19,7 +19,8 @@ TYPED: dict[str, str] = {"autoint": "quadfree.cli.bench_autoint",
                          "nerf": "quadfree.cli.bench_nerf",
                          "sdf": "quadfree.cli.bench_sdf",
                          "threads": "quadfree.cli.bench_threads",
-                         "tomo": "quadfree.cli.bench_tomo"}
+                         "tomo": "quadfree.cli.bench_tomo",
+                         "volrend": "quadfree.cli.bench_volrend"}
 
 # library parameters whose names differ from the benchmarks' flags
 PARAM_FLAGS = {"run_dir": "--run"}

@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--autoint-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an AutoInt or training config field (repeatable), "
                              "e.g. sections=32")
+    parser.add_argument("--terf", action="store_true",
+                        help="also train and show TeRF (FC²T² radiance field) beside NeRF and "
+                             "AutoInt: a third training budget (default off)")
+    parser.add_argument("--terf-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a TeRF or training config field (repeatable)")
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
                        test_views=args.test_views,
                        nerf_set=typed_settings("nerf", args.nerf_set),
                        autoint_set=typed_settings("autoint", args.autoint_set),
+                       terf=args.terf, terf_set=typed_settings("terf", args.terf_set),
                        fresh=args.fresh, seed=args.seed,
                        device=resolve_device(args.device), progress=not args.quiet)
     result = run_demo(opts)

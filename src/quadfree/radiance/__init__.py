@@ -1,5 +1,5 @@
-"""Radiance-field methods behind one interface (:class:`RadianceMethod`): NeRF and AutoInt,
-built by name with :func:`build_method`."""
+"""Radiance-field methods behind one interface (:class:`RadianceMethod`): NeRF, AutoInt and
+TeRF, built by name with :func:`build_method`."""
 
 from quadfree.radiance.base import RadianceMethod, RayBundle
 from quadfree.radiance.registry import METHODS, build_method

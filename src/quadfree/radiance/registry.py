@@ -18,6 +18,7 @@ from quadfree.radiance.base import RadianceMethod
 METHODS: dict[str, str] = {
     "nerf": "quadfree.radiance.nerf",
     "autoint": "quadfree.radiance.autoint",
+    "terf": "quadfree.radiance.terf",
 }
 
 

@@ -16,6 +16,8 @@ BENCHMARKS: dict[str, str] = {
     "nerf": "train the small CPU NeRF on the objects scene for a fixed time; test PSNR/SSIM",
     "tomo": "sparse-view CT: AutoInt-completed sinograms vs linear interpolation, FBP, SART",
     "autoint": "AutoInt volume rendering (N = 8, 16, 32 sections) vs NeRF: PSNR, render speed",
+    "volrend": "volume rendering side by side: NeRF, AutoInt N = 8 and TeRF (FC²T²) for the "
+               "same training time; PSNR, render speed, forward/backward step, density CV",
     "sdf": "signed-distance fitting: explicit Taylor layer (levels 4, 5) vs a DeepSDF-style MLP",
     "threads": "render s/frame of NeRF and AutoInt per torch thread count (the thread policy)",
 }

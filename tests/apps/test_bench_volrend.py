@@ -1,0 +1,46 @@
+"""``quadfree bench volrend``: options, user errors and a tiny end-to-end run (JSON keys)."""
+
+from __future__ import annotations
+
+import pytest
+
+from quadfree.apps.bench.volrend import VolrendBenchOptions, run_benchmark
+from quadfree.cli.main import main
+from quadfree.data.scenes import make_scene
+
+
+def test_bad_options_are_user_errors_naming_flags(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert main(["bench", "volrend", "--json", str(out), "--nonneg", "abs", "--quiet"]) == 2
+    assert "--nonneg" in capsys.readouterr().err
+    assert main(["bench", "volrend", "--json", str(out), "--iters", "0", "--quiet"]) == 2
+    assert "--iters 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_scene(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scene") / "objects"
+    make_scene("objects", out, res=16, sizes={"train": 4, "val": 1, "test": 3},
+               progress=False)
+    return out
+
+
+def test_tiny_run_reports_every_row(tiny_scene):
+    res = run_benchmark(VolrendBenchOptions(
+        data=tiny_scene, res=16, iters=2, eval_views=3, timing_steps=1, progress=False,
+        nonneg=("relu", "weights"), train_set={"batch_rays": 64},
+        autoint_set={"hidden": 16, "depth": 2},
+        terf_set={"levels": 2, "grid": 8}))
+    rows = res["rows"]
+    assert [r["method"] for r in rows] == ["nerf", "autoint", "terf", "terf"]
+    assert [r["nonneg"] for r in rows[2:]] == ["relu", "weights"]
+    for r in rows:
+        assert r["forward_s"] > 0 and r["backward_s"] > 0
+        assert "density_cv_median" in r["view_consistency"]
+        assert {"psnr", "ssim", "render_s_per_frame", "speedup", "psnr_gap_db"} <= set(r)
+    terf = rows[2]
+    assert terf["evals_per_ray"] == 0 and terf["work"]["expansions_per_step"] == 2
+    assert terf["view_consistency"]["density_cv_median"] in (0.0, None)
+    assert set(res["targets"]) >= {"speedup_met", "backward_met", "cv_met", "psnr_met"}
+    assert "machine" in res
