@@ -2,11 +2,18 @@
 
 import argparse
 import json
+import subprocess
+import sys
+
+import pytest
 
 from quadfree.apps.bench import BENCHMARKS
-from quadfree.apps.bench import taylor as bench_taylor
+from quadfree.apps.bench.taylor import TaylorBenchOptions, run_benchmark
 from quadfree.cli import bench as cli_bench
+from quadfree.cli import bench_taylor
 from quadfree.cli.common import add_runtime_options
+from quadfree.cli.main import main
+from quadfree.errors import QuadfreeError
 
 
 def test_bench_taylor_small_run_writes_json_and_plot(tmp_path):
@@ -51,3 +58,36 @@ def test_bench_taylor_small_run_writes_json_and_plot(tmp_path):
     assert sorted(passes) == ["1", "2"]
     assert [r["pass"] for r in passes["2"]][:2] == ["P2M", "M2M 2->1"]
     assert passes["2"][-1]["pass"] == "L2P" and result["matmul_peak_gflops"] > 0
+
+
+@pytest.mark.parametrize(("field", "value", "param"), [
+    ("levels", (), "levels"), ("levels", (4, 9), "levels"), ("order", 5, "order"),
+    ("sizes", (100, 0), "sizes"), ("repeats", 0, "repeats"), ("sweep_size", 0, "sweep_size"),
+    ("dense_max", -1, "dense_max"), ("alpha_h2", 0.0, "alpha_h2"),
+    ("sweep", (0.5, -1.0), "sweep"), ("pair_budget", float("nan"), "pair_budget")])
+def test_bench_taylor_options_out_of_range_name_the_parameter(field, value, param):
+    with pytest.raises(QuadfreeError) as err:
+        run_benchmark(TaylorBenchOptions(**{field: value}))
+    assert err.value.param == param and str(err.value).startswith(param)
+
+
+def test_bench_taylor_errors_name_flags_and_write_nothing(tmp_path, capsys):
+    out = tmp_path / "taylor.json"
+    for argv, flag in ((["--levels", "4,9"], "--levels (4, 9)"),
+                       (["--sweep-size", "0"], "--sweep-size 0"),
+                       (["--sizes", ""], "--sizes: give at least one value")):
+        assert main(["bench", "taylor", "--json", str(out), "--quiet", *argv]) == 2
+        assert f"quadfree bench: error: {flag}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):                    # not a number: argparse's own error
+        main(["bench", "taylor", "--json", str(out), "--levels", "4.5"])
+    assert "expected comma-separated integers for --levels" in capsys.readouterr().err
+    assert not out.exists() and not out.with_suffix(".png").exists()
+
+
+def test_every_benchmark_has_typed_flags_and_the_taylor_flags_load_without_torch():
+    assert set(cli_bench.TYPED) == set(BENCHMARKS)
+    code = ("import sys, quadfree.cli.bench_taylor, quadfree.cli.bench\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

@@ -10,14 +10,14 @@ from quadfree.cli.common import add_runtime_options, apply_threads
 
 HELP = "run a benchmark and write its JSON"
 
-# Benchmarks whose flags live in the CLI (``quadfree.cli.bench_<name>``: ``add_arguments`` and
-# ``options(args)``) and whose library entry point takes typed options (``run_benchmark``).
-# The others (``taylor``) still declare their flags in ``quadfree.apps.bench.<name>``
-# (``add_arguments``, ``run(args)``) until they move the same way.
+# Every benchmark's flags live in the CLI (``quadfree.cli.bench_<name>``: ``add_arguments`` and
+# ``options(args)``); its library entry point takes those typed options
+# (``quadfree.apps.bench.<name>.run_benchmark``).
 TYPED: dict[str, str] = {"autoint": "quadfree.cli.bench_autoint",
                          "integrate": "quadfree.cli.bench_integrate",
                          "nerf": "quadfree.cli.bench_nerf",
                          "sdf": "quadfree.cli.bench_sdf",
+                         "taylor": "quadfree.cli.bench_taylor",
                          "threads": "quadfree.cli.bench_threads",
                          "tomo": "quadfree.cli.bench_tomo",
                          "volrend": "quadfree.cli.bench_volrend"}
@@ -45,10 +45,7 @@ def register(sub: argparse._SubParsersAction, argv: list[str] | None = None) -> 
         p = names.add_parser(name, help=summary, description=summary)
         p.add_argument("--json", required=True, metavar="OUT", help="where to write the JSON")
         add_runtime_options(p)
-        if name in TYPED:
-            importlib.import_module(TYPED[name]).add_arguments(p)
-        else:
-            importlib.import_module(f"quadfree.apps.bench.{name}").add_arguments(p)
+        importlib.import_module(TYPED[name]).add_arguments(p)
     parser.set_defaults(func=run)
 
 
@@ -59,10 +56,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.json, "--json")
     module = importlib.import_module(f"quadfree.apps.bench.{args.bench}")
     apply_threads(args)
-    if args.bench in TYPED:
-        result = module.run_benchmark(importlib.import_module(TYPED[args.bench]).options(args))
-    else:
-        result = module.run(args)
+    result = module.run_benchmark(importlib.import_module(TYPED[args.bench]).options(args))
     write_text(args.json, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0

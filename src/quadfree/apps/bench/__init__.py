@@ -3,9 +3,7 @@
 Each module ``quadfree.apps.bench.<name>`` exposes a typed options dataclass and
 ``run_benchmark(options) -> dict`` (a JSON-serialisable result that includes ``machine``); it
 may also write a PNG plot. Its flags live in ``quadfree.cli.bench_<name>`` (``add_arguments``,
-``options(args)``): the CLI only parses, calls and writes the JSON atomically. All but
-``taylor`` have that shape; ``taylor`` still takes its flags from its own
-``add_arguments(parser)`` / ``run(args)`` (see ``cli/bench.py``).
+``options(args)``): the CLI only parses, calls and writes the JSON atomically.
 """
 
 # Registered benchmarks: name -> one-line description.

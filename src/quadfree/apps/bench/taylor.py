@@ -2,7 +2,7 @@
 
 3-D Gaussian kernel ``exp(−α|r|²)``, uniform random sources and targets in (−1, 1)³, B = C = 1,
 float32, one process. For every (level, N = M) row: expansion seconds (P2M … L2L) and
-evaluation seconds (L2P at all M targets), medians over ``--repeats`` after a warm-up; the
+evaluation seconds (L2P at all M targets), medians over ``repeats`` after a warm-up; the
 relative L2 error on a random subset of targets against a float64 exact sum; and the peers:
 
 * the truncated cell-list neighbour sum (:mod:`quadfree.taylor.neighbour`, compiled with
@@ -10,70 +10,115 @@ relative L2 error on a random subset of targets against a float64 exact sum; and
   ``neighbour_rel_error``; timed on a subset of targets and scaled linearly in M when its pair
   count is large: ``neighbour_extrapolated``);
 * KeOps (``keops_s``) when ``pykeops`` is installed, else null;
-* the blocked dense float32 sum for N ≤ ``--dense-max`` only (timed on a subset of targets,
+* the blocked dense float32 sum for N ≤ ``dense_max`` only (timed on a subset of targets,
   scaled linearly in M: ``exact_extrapolated``), else null.
 
 ``speedup`` is over the dense sum, ``speedup_vs_neighbour`` over the neighbour sum. The width
-sweep (α·h² from 1/64 to 2 at the finest level, N = M = ``--sweep-size``) gives the same
+sweep (α·h² from 1/64 to 2 at the finest level, N = M = ``sweep_size``) gives the same
 comparison per width and what :func:`quadfree.taylor.auto.fastest_sum` chose and took
 (``auto_method``). ``passes``: per level, seconds, FLOPs and GFLOP/s of every pass at the
 largest N, against ``matmul_peak_gflops`` (a 2048² float32 matmul on the same device).
-A PNG of time vs N + M goes next to the JSON.
+A PNG of time vs N + M goes to ``plot``.
+
+Options are typed (:class:`TaylorBenchOptions`); the flags live in
+``quadfree.cli.bench_taylor``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from quadfree.atomic import save_figure
-from quadfree.device import resolve_device
+from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
 from quadfree.seeding import seed_everything
 from quadfree.taylor import FC2T2, exact_sum
 from quadfree.taylor.auto import fastest_sum, neighbour_pairs
+from quadfree.taylor.multiindex import MAX_ORDER
 from quadfree.taylor.neighbour import backend_available, neighbour_sum
 from quadfree.taylor.operators import cells_per_axis
 from quadfree.taylor.timing import matmul_peak, profile_expand
 
-SWEEP = [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0]
+SWEEP = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0)
+MAX_LEVELS = 8                     # FC2T2 accepts levels 1 … 8
 
 
-def _ints(text: str) -> list[int]:
-    return [int(float(v)) for v in text.split(",") if v]
+@dataclass
+class TaylorBenchOptions:
+    """What ``quadfree bench taylor`` runs (typed; the flags live in
+    ``quadfree.cli.bench_taylor``).
 
+    Attributes:
+        levels: FC²T² levels, one row per (level, size).
+        order: expansion order ρ.
+        sizes: N = M values of the rows.
+        alpha_h2: α·h² at the finest level (kernel width matched to the grid).
+        error_targets: targets for the float64 reference (``rel_error``).
+        timing_targets: targets on which the float32 dense sum is timed.
+        repeats: timing repeats (median).
+        sweep: α·h² values of the width sweep (empty: no sweep).
+        sweep_size: N = M of the sweep; sweep_error_targets: its float64 reference targets.
+        dense_max: time the dense sum only up to this N.
+        pair_budget: neighbour/KeOps pairs timed before scaling in M.
+        plot: write the figure here (None: no figure).
+        seed, device, progress: as everywhere.
+    """
 
-def _floats(text: str) -> list[float]:
-    return [float(v) for v in text.split(",") if v]
+    levels: tuple[int, ...] = (4, 5)
+    order: int = 4
+    sizes: tuple[int, ...] = (10**4, 10**5, 10**6)
+    alpha_h2: float = 0.5
+    error_targets: int = 10_000
+    timing_targets: int = 2_000
+    repeats: int = 3
+    sweep: tuple[float, ...] = SWEEP
+    sweep_size: int = 10**5
+    sweep_error_targets: int = 2_000
+    dense_max: int = 10**5
+    pair_budget: float = 2e8
+    plot: Path | None = None
+    seed: int = 0
+    device: torch.device | str = "cpu"
+    progress: bool = True
 
+    def check(self) -> None:
+        """Raise :class:`QuadfreeError` naming the first option out of range (``param``).
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--levels", type=_ints, default=[4, 5], help="levels (default 4,5)")
-    parser.add_argument("--order", type=int, default=4, help="expansion order ρ (default 4)")
-    parser.add_argument("--sizes", type=_ints, default=[10**4, 10**5, 10**6],
-                        help="N = M values (default 1e4,1e5,1e6)")
-    parser.add_argument("--alpha-h2", type=float, default=0.5,
-                        help="α·h² at the finest level (kernel width matched to the grid)")
-    parser.add_argument("--error-targets", type=int, default=10_000,
-                        help="targets for the float64 reference / rel_error (default 1e4)")
-    parser.add_argument("--timing-targets", type=int, default=2_000,
-                        help="targets on which the float32 exact sum is timed (default 2000)")
-    parser.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
-    parser.add_argument("--sweep", type=_floats, default=SWEEP,
-                        help="α·h² values for the width sweep ('' to skip; default 1/64 … 2)")
-    parser.add_argument("--sweep-size", type=int, default=10**5, help="N = M for the sweep")
-    parser.add_argument("--sweep-error-targets", type=int, default=2_000,
-                        help="targets for the sweep's float64 reference (default 2000)")
-    parser.add_argument("--dense-max", type=int, default=10**5,
-                        help="time the dense sum only up to this N (default 1e5)")
-    parser.add_argument("--pair-budget", type=float, default=2e8,
-                        help="neighbour/KeOps pairs timed before scaling in M (default 2e8)")
+        Example:
+            >>> TaylorBenchOptions(levels=(4, 9)).check()
+            Traceback (most recent call last):
+            ...
+            quadfree.errors.QuadfreeError: levels (4, 9): each must be an integer in [1, 8]
+        """
+        for name, values in (("levels", self.levels), ("sizes", self.sizes)):
+            if not values:
+                raise QuadfreeError(f"{name}: give at least one value", param=name)
+        if any(not 1 <= lev <= MAX_LEVELS for lev in self.levels):
+            raise QuadfreeError(f"levels {self.levels}: each must be an integer in "
+                                f"[1, {MAX_LEVELS}]", param="levels")
+        if not 0 <= self.order <= MAX_ORDER:
+            raise QuadfreeError(f"order {self.order}: must be in [0, {MAX_ORDER}]",
+                                param="order")
+        if any(n < 1 for n in self.sizes):
+            raise QuadfreeError(f"sizes {self.sizes}: each must be >= 1", param="sizes")
+        for name in ("error_targets", "timing_targets", "repeats", "sweep_size",
+                     "sweep_error_targets"):
+            if getattr(self, name) < 1:
+                raise QuadfreeError(f"{name} {getattr(self, name)}: must be >= 1", param=name)
+        if self.dense_max < 0:
+            raise QuadfreeError(f"dense_max {self.dense_max}: must be >= 0", param="dense_max")
+        for name in ("alpha_h2", "pair_budget"):
+            if not getattr(self, name) > 0:
+                raise QuadfreeError(f"{name} {getattr(self, name)}: must be > 0", param=name)
+        if any(not t > 0 for t in self.sweep):
+            raise QuadfreeError(f"sweep {self.sweep}: each α·h² must be > 0", param="sweep")
 
 
 def _median_time(fn, repeats: int, device: torch.device) -> float:
@@ -131,7 +176,8 @@ def _neighbour(kernel, p, w, q, tol, alpha, repeats, budget, device):
     return sec * M / m_sub, m_sub
 
 
-def _compare(kernel, alpha, S, p, w, q, args, device, err_targets, auto: bool) -> dict:
+def _compare(kernel, alpha, S, p, w, q, opts: TaylorBenchOptions, device, err_targets,
+             auto: bool) -> dict:
     """Time and check FC²T², the neighbour sum, KeOps and (small N) the dense sum."""
     n = p.shape[1]
     S._ops(p.device, p.dtype)
@@ -141,17 +187,17 @@ def _compare(kernel, alpha, S, p, w, q, args, device, err_targets, auto: bool) -
         holder["E"] = S.expand(p, w)
 
     do_expand()                                                        # warm-up
-    expand_s = _median_time(do_expand, args.repeats, device)
+    expand_s = _median_time(do_expand, opts.repeats, device)
     E = holder["E"]
-    eval_s = _median_time(lambda: E(q), args.repeats, device)
+    eval_s = _median_time(lambda: E(q), opts.repeats, device)
     qe = q[:, :err_targets]
     rel = _rel_error(S.kernel, E(qe), p, w, qe)
     total = expand_s + eval_s
     tol = min(max(rel, 1e-7), 0.5)                      # matched error for the peers
-    nb_s, nb_m = _neighbour(S.kernel, p, w, q, tol, alpha, args.repeats, args.pair_budget,
+    nb_s, nb_m = _neighbour(S.kernel, p, w, q, tol, alpha, opts.repeats, opts.pair_budget,
                             device)
     nb_rel = _rel_error(S.kernel, neighbour_sum(S.kernel, p, w, qe, tol), p, w, qe)
-    keops_s = _keops_seconds(p, w, q, alpha, nb_m, args.repeats, device)
+    keops_s = _keops_seconds(p, w, q, alpha, nb_m, opts.repeats, device)
     row = {"n": n, "m": q.shape[1], "alpha": alpha, "expand_s": expand_s, "eval_s": eval_s,
            "rel_error": rel, "rel_error_targets": qe.shape[1],
            "neighbour_s": nb_s, "neighbour_rel_error": nb_rel, "neighbour_tol": tol,
@@ -159,8 +205,8 @@ def _compare(kernel, alpha, S, p, w, q, args, device, err_targets, auto: bool) -
            "neighbour_timed_targets": nb_m, "neighbour_extrapolated": nb_m < q.shape[1],
            "speedup_vs_neighbour": nb_s / total, "keops_s": keops_s,
            "speedup_vs_keops": None if keops_s is None else keops_s / total}
-    if n <= args.dense_max:
-        m_time = min(q.shape[1], args.timing_targets)
+    if n <= opts.dense_max:
+        m_time = min(q.shape[1], opts.timing_targets)
         exact_sub = _median_time(lambda: exact_sum(S.kernel, p, w, q[:, :m_time]), 1, device)
         row.update(exact_s=exact_sub * q.shape[1] / m_time, exact_extrapolated=m_time < n,
                    exact_timed_targets=m_time)
@@ -174,7 +220,7 @@ def _compare(kernel, alpha, S, p, w, q, args, device, err_targets, auto: bool) -
             out["y"], out["plan"] = fastest_sum(p, w, q, S.kernel, tol, return_plan=True)
 
         do_auto()
-        row["auto_s"] = _median_time(do_auto, args.repeats, device)
+        row["auto_s"] = _median_time(do_auto, opts.repeats, device)
         chosen = out["plan"]
         row.update(auto_method=chosen.method, auto_levels=chosen.levels,
                    auto_order=chosen.order, auto_tol=tol,
@@ -183,46 +229,55 @@ def _compare(kernel, alpha, S, p, w, q, args, device, err_targets, auto: bool) -
     return row
 
 
-def run(args: argparse.Namespace) -> dict:
-    device = resolve_device(args.device)
-    gen = seed_everything(args.seed)
-    problems = {n: _problem(n, gen, device) for n in args.sizes}
+def run_benchmark(opts: TaylorBenchOptions) -> dict:
+    """Run the benchmark; returns the JSON-ready result (and writes ``opts.plot``).
+
+    Example:
+        >>> run_benchmark(TaylorBenchOptions(repeats=0))
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: repeats 0: must be >= 1
+    """
+    opts.check()                                       # bad settings fail before any work
+    device = torch.device(opts.device)
+    gen = seed_everything(opts.seed)
+    problems = {n: _problem(n, gen, device) for n in opts.sizes}
     rows = []
-    steps = [(lev, n) for lev in args.levels for n in args.sizes]
-    for lev, n in tqdm(steps, desc="taylor bench", disable=args.quiet):
+    steps = [(lev, n) for lev in opts.levels for n in opts.sizes]
+    for lev, n in tqdm(steps, desc="taylor bench", disable=not opts.progress):
         h = 2.0 / cells_per_axis(lev)
-        alpha = args.alpha_h2 / h**2
-        S = FC2T2(_kernel(alpha), levels=lev, order=args.order)
+        alpha = opts.alpha_h2 / h**2
+        S = FC2T2(_kernel(alpha), levels=lev, order=opts.order)
         p, w, q = problems[n]
-        row = {"level": lev, "order": args.order, "alpha_h2": args.alpha_h2}
-        row.update(_compare(S.kernel, alpha, S, p, w, q, args, device,
-                            min(n, args.error_targets), auto=False))
+        row = {"level": lev, "order": opts.order, "alpha_h2": opts.alpha_h2}
+        row.update(_compare(S.kernel, alpha, S, p, w, q, opts, device,
+                            min(n, opts.error_targets), auto=False))
         rows.append(row)
     scaling = {}
-    for lev in args.levels:
+    for lev in opts.levels:
         pts = {r["n"]: r["expand_s"] + r["eval_s"] for r in rows if r["level"] == lev}
         if 10**5 in pts and 10**6 in pts:
             scaling[str(lev)] = math.log(pts[10**6] / pts[10**5]) / math.log(10.0)
-    finest = max(args.levels)
+    finest = max(opts.levels)
     peak = matmul_peak(device)
-    largest = max(args.sizes)
+    largest = max(opts.sizes)
     p, w, q = problems[largest]
     pass_table = {}
-    for lev in args.levels:
+    for lev in opts.levels:
         h = 2.0 / cells_per_axis(lev)
-        S = FC2T2(_kernel(args.alpha_h2 / h**2), levels=lev, order=args.order)
+        S = FC2T2(_kernel(opts.alpha_h2 / h**2), levels=lev, order=opts.order)
         S.expand(p, w)
-        pass_table[str(lev)] = profile_expand(S, p, w, q[0], args.repeats, peak)
+        pass_table[str(lev)] = profile_expand(S, p, w, q[0], opts.repeats, peak)
     sweep = []
-    if args.sweep:
-        p, w, q = _problem(args.sweep_size, gen, device)
+    if opts.sweep:
+        p, w, q = _problem(opts.sweep_size, gen, device)
         h = 2.0 / cells_per_axis(finest)
-        for t in tqdm(args.sweep, desc="width sweep", disable=args.quiet):
-            S = FC2T2(_kernel(t / h**2), levels=finest, order=args.order)
-            row = {"level": finest, "order": args.order, "alpha_h2": t,
+        for t in tqdm(opts.sweep, desc="width sweep", disable=not opts.progress):
+            S = FC2T2(_kernel(t / h**2), levels=finest, order=opts.order)
+            row = {"level": finest, "order": opts.order, "alpha_h2": t,
                    "sigma_over_h": 1 / math.sqrt(2 * t)}
-            row.update(_compare(S.kernel, t / h**2, S, p, w, q, args, device,
-                                min(args.sweep_size, args.sweep_error_targets), auto=True))
+            row.update(_compare(S.kernel, t / h**2, S, p, w, q, opts, device,
+                                min(opts.sweep_size, opts.sweep_error_targets), auto=True))
             sweep.append(row)
     result = {
         "benchmark": "taylor",
@@ -250,8 +305,8 @@ def run(args: argparse.Namespace) -> dict:
         "machine": machine_info(device),
     }
     result["machine"]["neighbour_backend"] = backend_available()
-    if args.json:
-        _plot(rows, Path(args.json).with_suffix(".png"))
+    if opts.plot is not None:
+        _plot(rows, Path(opts.plot))
     return result
 
 
