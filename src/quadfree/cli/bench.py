@@ -16,7 +16,8 @@ from quadfree.cli.common import add_runtime_options, apply_threads
 # ``run(args)``) until they move the same way.
 TYPED: dict[str, str] = {"autoint": "quadfree.cli.bench_autoint",
                          "nerf": "quadfree.cli.bench_nerf",
-                         "tomo": "quadfree.cli.bench_tomo"}
+                         "tomo": "quadfree.cli.bench_tomo",
+                         "surface": "quadfree.cli.bench_surface"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
