@@ -267,6 +267,30 @@ def test_mesh_of_the_initial_ball():
         surface_mesh(np.ones((4, 4, 4)), Frame((0.0, 0.0, 0.0), 1.0))
 
 
+def test_rgbd_colour_at_the_root_trains_colour_and_moves_the_surface(sphere_data):
+    torch.manual_seed(0)
+    v, frame = sphere_data
+    target = torch.tensor([0.2, 0.6, 0.9])
+    v = DepthViews(v.origins, v.directions, v.depth, "sphere", target.expand(*v.depth.shape, 3))
+    m = TaylorDepth(level=2, order=4, radius=0.6, colour=True)
+    o, r = frame.rays(v.origins.reshape(-1, 3), v.directions.reshape(-1, 3))
+    with torch.no_grad():
+        m.c.uniform_(0.0, 1.0)                     # a colour field that varies in space
+    h = m.hits(o, r)
+    q = o + h.t[:, None] * r
+    m.colour_at(q)[h.hit].sum().backward()       # colour depends on w only through the root
+    assert h.hit.sum() > 50
+    assert float(m.w.grad.abs().max()) > 0 and float(m.c.grad.abs().max()) > 0
+    with torch.no_grad():
+        m.c.fill_(0.5)
+    m.zero_grad()
+    before = score(render_views(m, v, frame), v)["rgb_psnr_surface"]
+    Fitter(m, FitConfig(steps=15, batch=256, lr=0.05), frame).run(RaySet.from_views(v, frame),
+                                                                  quiet=True)
+    after = score(render_views(m, v, frame), v)["rgb_psnr_surface"]
+    assert after > before + 3.0
+
+
 # --- CLI and bench --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -289,6 +313,12 @@ def test_cli_fits_writes_outputs_and_resumes(tmp_path, tiny_objects, capsys):
     assert m["steps"] == 2 and 0 <= m["coverage"] <= 1 and "depth_mae_pct" in m
     assert main([*args, "--steps", "3", "--resume"]) == 0
     assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+    rgbd = tmp_path / "rgbd"
+    assert main(["surface", "--data", str(tiny_objects), "--out", str(rgbd), "--level", "2",
+                 "--batch", "256", "--resolution", "0", "--quiet", "--test-views", "1",
+                 "--steps", "2", "--rgb"]) == 0
+    assert (rgbd / "rgb.png").is_file()
+    assert "rgb_psnr_surface" in json.loads((rgbd / "metrics.json").read_text())
     capsys.readouterr()
 
 

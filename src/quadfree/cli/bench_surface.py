@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Blender-format dataset with depth maps (default: generate "
                              "objects at --res)")
     parser.add_argument("--res", type=int, default=64, help="generated scene size (default 64)")
-    parser.add_argument("--seconds", type=float, default=300.0,
+    parser.add_argument("--seconds", type=float, default=150.0,
                         help="training budget per model (default %(default)s)")
     parser.add_argument("--levels", default="4,5", help="Taylor levels (default %(default)s)")
     parser.add_argument("--no-mlp", action="store_true", help="skip the MLP baseline")

@@ -7,7 +7,8 @@ import argparse
 
 from quadfree.cli.common import add_runtime_options, apply_threads
 
-PARAM_FLAGS = {"depth_image": "--depth-image", "data": "--data", "checkpoint": "--resume"}
+PARAM_FLAGS = {"depth_image": "--depth-image", "data": "--data", "checkpoint": "--resume",
+               "colour": "--rgb"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--alpha-h2", type=float, default=0.5,
                         help="Taylor: Gaussian α times h² (h: finest cell width)")
     parser.add_argument("--bias", type=float, default=0.5, help="Taylor: surface level F = bias")
+    parser.add_argument("--rgb", action="store_true",
+                        help="Taylor, --data: RGB-D fusion, a colour layer read at the root "
+                             "(writes rgb.png: GT | prediction, and the colour PSNR)")
     parser.add_argument("--mlp-depth", type=int, default=4, help="MLP: hidden layers")
     parser.add_argument("--mlp-width", type=int, default=64, help="MLP: hidden width")
     parser.add_argument("--steps", type=int, default=300, help="most training steps")
@@ -38,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="training-time budget in seconds (0: none)")
     parser.add_argument("--batch", type=int, default=16384, help="rays per step")
     parser.add_argument("--lr", type=float, default=None,
-                        help="learning rate (default 0.05 for taylor, 1e-3 for mlp)")
+                        help="learning rate (default 0.05 for taylor, 3e-3 for mlp)")
     parser.add_argument("--l1", type=float, default=1e-3, help="L1 penalty on the weights")
     parser.add_argument("--downscale", type=int, default=1, help="--data: image downscale")
     parser.add_argument("--train-views", type=int, default=None,
@@ -72,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     apply_threads(args)
     seed_everything(args.seed)
+    if args.rgb and not args.data:
+        raise QuadfreeError("--rgb needs --data (a depth image has no colour)")
     if args.data:
         train = load_blender_depth(args.data, "train", downscale=args.downscale,
                                    max_frames=args.train_views)
@@ -85,11 +91,12 @@ def run(args: argparse.Namespace) -> int:
         train = depth_image_views(img, args.fx, args.fy, args.cx, args.cy,
                                   z_depth=not args.ray_depth, name=args.depth_image)
         test = train
-    lr = args.lr if args.lr is not None else (0.05 if args.model == "taylor" else 1e-3)
+    lr = args.lr if args.lr is not None else (0.05 if args.model == "taylor" else 3e-3)
     fit = FitConfig(steps=args.steps, seconds=args.seconds, batch=args.batch, lr=lr,
                     l1=args.l1 if args.model == "taylor" else 0.0).check()
     cfg = SurfaceConfig(model=args.model, level=args.level, alpha_h2=args.alpha_h2,
-                        bias=args.bias, mlp_depth=args.mlp_depth, mlp_width=args.mlp_width,
+                        bias=args.bias, colour=args.rgb, mlp_depth=args.mlp_depth,
+                        mlp_width=args.mlp_width,
                         resolution=args.resolution, fit=fit)
     metrics = run_surface(train, test, cfg, args.out, resume=args.resume, quiet=args.quiet)
     print(json.dumps({k: v for k, v in metrics.items() if k != "config"}, indent=2))

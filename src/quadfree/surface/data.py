@@ -59,12 +59,14 @@ class DepthViews:
         directions: unit ray directions (world).
         depth: distance along the unit ray, 0 where there is no surface.
         name: where the views came from (for messages and metrics).
+        rgb: ``(V, H, W, 3)`` colour in [0, 1], or None (RGB-D fusion).
     """
 
     origins: torch.Tensor
     directions: torch.Tensor
     depth: torch.Tensor
     name: str = "views"
+    rgb: torch.Tensor | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -77,7 +79,7 @@ class DepthViews:
     def subset(self, index: list[int]) -> DepthViews:
         """The views ``index`` (a list of view numbers)."""
         return DepthViews(self.origins[index], self.directions[index], self.depth[index],
-                          self.name)
+                          self.name, None if self.rgb is None else self.rgb[index])
 
     def points(self) -> torch.Tensor:
         """Surface points ``(K, 3)`` (world) of every pixel with depth."""
@@ -140,7 +142,8 @@ def load_blender_depth(root: str | Path, split: str = "train", downscale: int = 
     depth = data.depths.float()
     if not torch.isfinite(depth).all() or (depth < 0).any():
         raise QuadfreeError(f"{root}: depth maps must be finite and >= 0", param="data")
-    return DepthViews(torch.stack(origins), torch.stack(dirs), depth, f"{root}:{split}")
+    return DepthViews(torch.stack(origins), torch.stack(dirs), depth, f"{root}:{split}",
+                      data.images.float())
 
 
 def read_depth_image(path: str | Path, depth_scale: float = 1.0) -> np.ndarray:

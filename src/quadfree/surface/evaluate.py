@@ -10,6 +10,7 @@ angle between them and the model's outward normals ``−∇F/|∇F|``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -20,10 +21,12 @@ from quadfree.surface.models import MLPDepth, TaylorDepth
 
 @dataclass
 class Rendered:
-    """Maps per view: depth ``(V, H, W)`` (0 = miss), outward normals ``(V, H, W, 3)``."""
+    """Maps per view: depth ``(V, H, W)`` (0 = miss), outward normals ``(V, H, W, 3)``,
+    colour at the root ``(V, H, W, 3)`` (white where none) for models with a colour layer."""
 
     depth: torch.Tensor
     normals: torch.Tensor
+    rgb: torch.Tensor | None = None
 
 
 def render_views(model: TaylorDepth | MLPDepth, views: DepthViews, frame: Frame,
@@ -40,14 +43,19 @@ def render_views(model: TaylorDepth | MLPDepth, views: DepthViews, frame: Frame,
     """
     V, H, W = views.shape
     o, r = frame.rays(views.origins.reshape(-1, 3), views.directions.reshape(-1, 3))
-    depth, normals = [], []
+    depth, normals, rgb = [], [], []
+    colour = getattr(model, "colour", False)
     with torch.no_grad():
         for oc, rc in zip(o.split(chunk), r.split(chunk)):
             h = model.hits(oc, rc)
             n = -h.gradient / h.gradient.norm(dim=-1, keepdim=True).clamp(min=1e-12)
             depth.append(torch.where(h.hit, h.t, torch.zeros_like(h.t)).float())
             normals.append(torch.where(h.hit[:, None], n, torch.zeros_like(n)).float())
-    return Rendered(torch.cat(depth).reshape(V, H, W), torch.cat(normals).reshape(V, H, W, 3))
+            if colour:
+                c = model.colour_at(oc.to(h.t) + h.t[:, None] * rc.to(h.t)).clamp(0, 1)
+                rgb.append(torch.where(h.hit[:, None], c, torch.ones_like(c)).float())
+    return Rendered(torch.cat(depth).reshape(V, H, W), torch.cat(normals).reshape(V, H, W, 3),
+                    torch.cat(rgb).reshape(V, H, W, 3) if colour else None)
 
 
 def depth_normals(views: DepthViews, rel_jump: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,7 +111,11 @@ def score(rendered: Rendered, views: DepthViews) -> dict:
     cos = (rendered.normals * n_gt).sum(-1).clamp(-1.0, 1.0)
     angle = torch.rad2deg(torch.arccos(cos[ok]))
     bg = ~fg
-    return {"depth_mae": mae, "depth_range": hi - lo,
+    extra = {}
+    if rendered.rgb is not None and views.rgb is not None and both.any():
+        mse = float((rendered.rgb - views.rgb)[both].square().mean())
+        extra["rgb_psnr_surface"] = -10.0 * math.log10(max(mse, 1e-12))
+    return extra | {"depth_mae": mae, "depth_range": hi - lo,
             "depth_mae_pct": 100.0 * mae / max(hi - lo, 1e-12),
             "coverage": float(both.sum()) / max(int(fg.sum()), 1),
             "false_hits": float((hit & bg).sum()) / max(int(bg.sum()), 1),

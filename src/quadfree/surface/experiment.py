@@ -12,6 +12,7 @@ import torch
 
 from quadfree.atomic import write_text
 from quadfree.errors import QuadfreeError
+from quadfree.images import save_png
 from quadfree.surface.data import DepthViews, fit_frame
 from quadfree.surface.evaluate import depth_normals, render_views, score
 from quadfree.surface.export import field_grid, surface_mesh, write_ply
@@ -26,7 +27,8 @@ class SurfaceConfig:
 
     Attributes:
         model: ``taylor`` or ``mlp``. level, alpha_h2, sources_per_cell, order, bias: the
-            Taylor model. mlp_depth, mlp_width: the MLP. radius: the MLP's initial ball.
+            Taylor model; colour: add its colour layer (RGB-D fusion). mlp_depth, mlp_width:
+            the MLP. radius: the MLP's initial ball.
         resolution: marching-cubes grid per axis (0: no mesh).
         fit: optimisation settings.
     """
@@ -37,6 +39,7 @@ class SurfaceConfig:
     sources_per_cell: int = 1
     order: int = 4
     bias: float = 0.5
+    colour: bool = False
     mlp_depth: int = 4
     mlp_width: int = 64
     radius: float = 0.85
@@ -47,8 +50,11 @@ class SurfaceConfig:
         if self.model == "taylor":
             return {"model": "taylor", "level": self.level, "alpha_h2": self.alpha_h2,
                     "sources_per_cell": self.sources_per_cell, "order": self.order,
-                    "bias": self.bias}
+                    "bias": self.bias, "colour": self.colour}
         if self.model == "mlp":
+            if self.colour:
+                raise QuadfreeError("colour: RGB-D fusion needs the taylor model",
+                                    param="colour")
             return {"model": "mlp", "depth": self.mlp_depth, "width": self.mlp_width,
                     "radius": self.radius}
         raise QuadfreeError(f"model {self.model!r}: choose taylor or mlp", param="model")
@@ -121,6 +127,8 @@ def run_surface(train: DepthViews, test: DepthViews, cfg: SurfaceConfig,
     depth_figure(out / "figure.png", test.depth[0], gt_n[0],
                  [(model.kind, rendered.depth[0], rendered.normals[0])],
                  title=f"{test.name}, view 0")
+    if rendered.rgb is not None and test.rgb is not None:
+        save_png(out / "rgb.png", torch.cat([test.rgb[0], rendered.rgb[0]], 1))
     if cfg.resolution:
         verts, faces = surface_mesh(field_grid(model.field, cfg.resolution), fitter.frame)
         write_ply(out / "mesh.ply", verts, faces)

@@ -36,6 +36,7 @@ class FitConfig:
         batch: rays per step.
         lr: Adam rate of w (Taylor) or of the MLP. lr_sources: rate of the source positions.
         l1: weight of the L1 penalty on w. miss_weight: weight of the missed-surface term.
+        rgb_weight: weight of the colour term (RGB-D fusion; models with a colour layer).
         lr_final: the rate decays geometrically to ``lr · lr_final`` at the last step.
         checkpoint_every: steps between checkpoints (0: only at the end).
     """
@@ -47,6 +48,7 @@ class FitConfig:
     lr_sources: float = 1e-3
     l1: float = 1e-3
     miss_weight: float = 1.0
+    rgb_weight: float = 1.0
     lr_final: float = 0.1
     checkpoint_every: int = 25
 
@@ -57,7 +59,7 @@ class FitConfig:
         for name in ("lr", "lr_final"):
             if not getattr(self, name) > 0:
                 raise QuadfreeError(f"{name}={getattr(self, name)}: must be > 0", param=name)
-        for name in ("lr_sources", "l1", "miss_weight", "seconds"):
+        for name in ("lr_sources", "l1", "miss_weight", "rgb_weight", "seconds"):
             if not getattr(self, name) >= 0:
                 raise QuadfreeError(f"{name}={getattr(self, name)}: must be >= 0", param=name)
         return self
@@ -66,12 +68,17 @@ class FitConfig:
 @dataclass
 class RaySet:
     """Flattened training rays in domain coordinates: o, r ``(R, 3)``, depth ``(R,)``
-    (0 = no surface), domain exit ``(R,)``."""
+    (0 = no surface), domain exit ``(R,)``, colour ``(R, 3)`` or None."""
 
     o: torch.Tensor
     r: torch.Tensor
     depth: torch.Tensor
     exit: torch.Tensor
+    rgb: torch.Tensor | None = None
+
+    def __getitem__(self, idx: torch.Tensor) -> RaySet:
+        return RaySet(self.o[idx], self.r[idx], self.depth[idx], self.exit[idx],
+                      None if self.rgb is None else self.rgb[idx])
 
     @staticmethod
     def from_views(views: DepthViews, frame: Frame) -> RaySet:
@@ -83,7 +90,8 @@ class RaySet:
         """
         o, r = frame.rays(views.origins.reshape(-1, 3), views.directions.reshape(-1, 3))
         _, hi = domain_interval(o, r)
-        return RaySet(o, r, views.depth.reshape(-1), hi)
+        rgb = None if views.rgb is None else views.rgb.reshape(-1, 3)
+        return RaySet(o, r, views.depth.reshape(-1), hi, rgb)
 
     def __len__(self) -> int:
         return self.depth.shape[0]
@@ -113,7 +121,13 @@ def depth_loss(model: TaylorDepth | MLPDepth, rays: RaySet, cfg: FitConfig
         q = (rays.o[miss_fg] + t[:, None] * r).clamp(-1.0, 1.0)
         loss = loss + cfg.miss_weight * torch.relu(MISS_MARGIN - model.value(q)).sum() / len(rays)
     n_fg = max(int(fg.sum()), 1)
-    parts = {"mae": float(err.detach()[hit_fg].sum()) / max(int(hit_fg.sum()), 1),
+    parts = {}
+    if getattr(model, "colour", False) and rays.rgb is not None and bool(hit_fg.any()):
+        q = rays.o[hit_fg] + h.t[hit_fg, None] * rays.r[hit_fg]     # roots, IFT gradient in t
+        rgb_err = (model.colour_at(q) - rays.rgb[hit_fg].to(q.dtype)).abs().mean(-1)
+        loss = loss + cfg.rgb_weight * rgb_err.sum() / len(rays)
+        parts["rgb"] = float(rgb_err.detach().mean())
+    parts |= {"mae": float(err.detach()[hit_fg].sum()) / max(int(hit_fg.sum()), 1),
              "miss": int(miss_fg.sum()) / n_fg, "false": int(hit_bg.sum()) / len(rays)}
     return loss, parts
 
@@ -151,9 +165,10 @@ def load_state(path: str | Path) -> dict:
 
 
 def make_optimizer(model: TaylorDepth | MLPDepth, cfg: FitConfig) -> torch.optim.Optimizer:
-    """Adam; the Taylor model's source positions get their own rate."""
+    """Adam; the Taylor model's source positions get their own rate (its colour weights
+    share the rate of w)."""
     if isinstance(model, TaylorDepth):
-        groups = [{"params": [model.w], "lr": cfg.lr}]
+        groups = [{"params": [model.w] + ([model.c] if model.colour else []), "lr": cfg.lr}]
         if cfg.lr_sources > 0:
             groups.append({"params": [model.p], "lr": cfg.lr_sources})
         return torch.optim.Adam(groups)
@@ -228,7 +243,7 @@ class Fitter:
             self._set_lr()
             gen.manual_seed(self.step)           # the batch depends on the step alone
             idx = torch.randint(len(rays), (min(self.cfg.batch, len(rays)),), generator=gen)
-            batch = RaySet(rays.o[idx], rays.r[idx], rays.depth[idx], rays.exit[idx])
+            batch = rays[idx]
             start = time.perf_counter()
             self.optimizer.zero_grad(set_to_none=True)
             loss, parts = depth_loss(self.model, batch, self.cfg)

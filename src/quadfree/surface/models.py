@@ -66,6 +66,8 @@ class TaylorDepth(nn.Module):
         order: expansion order ρ.
         radius: radius of the initial ball (domain units).
         bias: the level of the surface, ``F = bias``.
+        colour: RGB-D fusion (paper §5.3.3): a second set of weights ``c (1, 3, N)`` on the
+            same sources, read by the explicit layer at the root, :meth:`colour_at`.
 
     Example:
         >>> m = TaylorDepth(level=1, order=2)
@@ -77,7 +79,8 @@ class TaylorDepth(nn.Module):
     kind = "taylor"
 
     def __init__(self, level: int = 4, alpha_h2: float = 0.5, sources_per_cell: int = 1,
-                 order: int = 4, radius: float = 0.85, bias: float = 0.5) -> None:
+                 order: int = 4, radius: float = 0.85, bias: float = 0.5,
+                 colour: bool = False) -> None:
         super().__init__()
         if level < 1 or sources_per_cell < 1 or order < 1:
             raise QuadfreeError(f"level={level}, sources_per_cell={sources_per_cell}, "
@@ -101,6 +104,9 @@ class TaylorDepth(nn.Module):
         inside = (grid.norm(dim=-1) < radius).float()
         self.p = nn.Parameter(grid)
         self.w = nn.Parameter((2.0 * bias * inside)[:, None, :])
+        self.colour = colour
+        if colour:
+            self.c = nn.Parameter(torch.full((1, 3, grid.shape[1]), 0.5))
 
     @property
     def num_sources(self) -> int:
@@ -119,7 +125,22 @@ class TaylorDepth(nn.Module):
     def config(self) -> dict:
         return {"model": "taylor", "level": self.level, "alpha_h2": self.alpha_h2,
                 "sources_per_cell": self.sources_per_cell, "order": self.order,
-                "radius": self.radius, "bias": self.bias}
+                "radius": self.radius, "bias": self.bias, "colour": self.colour}
+
+    def colour_at(self, q: torch.Tensor) -> torch.Tensor:
+        """RGB ``(M, 3)`` at points ``(M, 3)`` (clamped into the domain):
+        ``g·Σ_n φ(q − p_n) c_n`` (explicit layer,
+        differentiable in q, p and c; q = the roots carries the depth layer's IFT gradient).
+
+        Example:
+            >>> m = TaylorDepth(level=1, order=2, colour=True)
+            >>> m.colour_at(torch.zeros(2, 3)).shape
+            torch.Size([2, 3])
+        """
+        if not self.colour:
+            raise QuadfreeError("colour: this model has no colour layer", param="colour")
+        q = q.to(self.p.dtype).clamp(-1.0, 1.0)      # roots lie inside; misses (t = 0) not
+        return kernel_sum(self.p, self.c * self.gain, q, self.transform)[0].T
 
     def hits(self, o: torch.Tensor, r: torch.Tensor) -> Hits:
         """First roots of ``F = bias`` along rays ``(R, 3)`` (domain coordinates)."""
