@@ -7,7 +7,8 @@ import argparse
 from quadfree.cli.common import add_runtime_options, apply_threads
 
 HELP = "train a radiance-field method on a Blender-format dataset"
-METHOD_NAMES = ["autoint", "nerf", "terf"]   # == sorted(quadfree.radiance.registry.METHODS) (tested)
+# == sorted(quadfree.radiance.registry.METHODS) (tested)
+METHOD_NAMES = ["autoint", "nerf", "terf"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
