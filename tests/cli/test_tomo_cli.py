@@ -103,18 +103,54 @@ def test_bench_tomo_rows_have_exactly_the_issue_keys(quadfree, tmp_path, monkeyp
                         {"tomo": bench_registry.BENCHMARKS["tomo"]})
     out = tmp_path / "tomo.json"
     assert quadfree("bench", "tomo", "--json", str(out), "--subsamples", "8,16",
-                    "--compare-activations", "sine,tanh", *FAST) == 0
+                    "--methods", "autoint", "--compare-activations", "sine,tanh", *FAST) == 0
     res = json.loads(out.read_text())
     assert [r["subsample"] for r in res["rows"]] == [8, 16]
     assert [r["views"] for r in res["rows"]] == [16, 8]
     assert set(res["rows"][0]) == {
-        "subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear",
+        "size", "subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear",
         "image_psnr_fbp_sparse", "image_ssim_fbp_sparse", "image_psnr_sart_sparse",
         "image_ssim_sart_sparse", "image_psnr_fbp_autoint", "image_ssim_fbp_autoint",
         "train_seconds"}
     assert [a["activation"] for a in res["activations"]] == ["sine", "tanh"]
     assert res["machine"]["device"] == "cpu"
     assert (tmp_path / "tomo.png").is_file()
+
+
+def test_bench_tomo_taylor_rows_have_the_issue_keys(quadfree, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_registry, "BENCHMARKS",
+                        {"tomo": bench_registry.BENCHMARKS["tomo"]})
+    out = tmp_path / "tomo.json"
+    assert quadfree("bench", "tomo", "--json", str(out), "--sizes", "32", "--angles", "32",
+                    "--subsamples", "4,8", "--methods", "taylor,mbir", "--taylor-iterations",
+                    "3", *FAST) == 0
+    res = json.loads(out.read_text())
+    assert [(r["size"], r["subsample"]) for r in res["rows"]] == [(32, 4), (32, 8)]
+    assert set(res["rows"][0]) == {
+        "size", "subsample", "views", "sinogram_psnr_linear", "image_psnr_fbp_sparse",
+        "image_ssim_fbp_sparse", "image_psnr_sart_sparse", "image_ssim_sart_sparse",
+        "image_psnr_taylor", "image_ssim_taylor", "sinogram_psnr_taylor", "taylor_seconds",
+        "taylor_view_consistency", "taylor_view_consistent", "image_psnr_mbir",
+        "image_ssim_mbir", "mbir_seconds"}
+    assert all(r["taylor_view_consistent"] for r in res["rows"])
+    assert res["activations"] == [] and res["methods"] == ["taylor", "mbir"]
+    assert (tmp_path / "tomo.png").is_file()
+
+
+def test_tomo_method_taylor_adds_the_taylor_and_mbir_columns(quadfree, tmp_path):
+    out = tmp_path / "run"
+    assert quadfree("tomo", "--phantom", "shepp-logan", "--size", "64", "--angles", "32",
+                    "--subsample", "8", "--method", "taylor", "--taylor-iterations", "3",
+                    "--out", str(out), *FAST) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["methods"] == ["taylor", "mbir"] and "sinogram_psnr_autoint" not in m
+    for key in ("image_psnr_taylor", "image_ssim_taylor", "sinogram_psnr_taylor",
+                "image_psnr_mbir", "image_psnr_sart_sparse"):
+        assert np.isfinite(m[key]), key
+    assert m["taylor_view_consistency"] <= 1e-4
+    arrays = np.load(out / "arrays.npz")
+    assert arrays["image_taylor"].shape == (64, 64)
+    assert arrays["sinogram_taylor"].shape == (64, 32)
 
 
 def test_outside_circle_pixels_are_reported(quadfree, tmp_path, capsys):
