@@ -61,8 +61,8 @@ class TaylorCTConfig:
     sigma: float = 0.7
     order: int = 4
     learn_centres: bool = False
-    iterations: int = 100
-    tv: float = 1e-3
+    iterations: int = 150
+    tv: float = 5e-4
     tv_eps: float = 0.01
     margin: float = 1.0
     seed: int = 0
