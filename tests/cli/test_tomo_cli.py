@@ -60,6 +60,31 @@ def test_tomo_png_image_and_user_sinogram(quadfree, tmp_path):
     assert m["views"] == 4 and m["reference"] == "FBP of all given views"
 
 
+def test_tomo_method_taylor_on_a_user_image_and_a_user_sinogram(quadfree, tmp_path):
+    taylor = ["--method", "taylor", "--taylor-iterations", "3"]
+    iio.imwrite(tmp_path / "ct.png", (shepp_logan(32) * 255).round().astype(np.uint8))
+    assert quadfree("tomo", "--image", str(tmp_path / "ct.png"), "--angles", "16", "--views",
+                    "5", "--out", str(tmp_path / "a"), *taylor, *FAST) == 0
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert m["reference"] == "true image" and np.isfinite(m["image_psnr_taylor"])
+    angles = scan_angles(16)
+    np.save(tmp_path / "s.npy", simulate(shepp_logan(32), angles))
+    (tmp_path / "angles.txt").write_text("\n".join(str(a) for a in angles))
+    assert quadfree("tomo", "--sinogram", str(tmp_path / "s.npy"), "--angles-file",
+                    str(tmp_path / "angles.txt"), "--subsample", "4", "--out",
+                    str(tmp_path / "b"), *taylor, *FAST) == 0
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert m["reference"] == "FBP of all given views" and m["taylor_view_consistency"] <= 1e-4
+    assert np.load(tmp_path / "b" / "arrays.npz")["sinogram_taylor"].shape == (32, 16)
+
+
+def test_bad_taylor_option_names_the_flag(quadfree, tmp_path, capsys):
+    assert quadfree("tomo", "--phantom", "shepp-logan", "--method", "taylor",
+                    "--taylor-tv", "-1", "--out", str(tmp_path / "o"), *FAST) == 2
+    err = capsys.readouterr().err
+    assert "--taylor-tv" in err and err.count("\n") == 1
+
+
 def _bad_inputs(tmp_path):
     good = shepp_logan(32)
     np.save(tmp_path / "nonsquare.npy", np.zeros((32, 30)))
