@@ -496,6 +496,7 @@ def test_cli_literals_match_the_library():
     from quadfree.fields import ACTIVATIONS
     from quadfree.radiance.registry import METHODS
     from quadfree.tomo.experiment import ModelConfig
+    from quadfree.tomo.taylor_model import TaylorCTConfig
     from quadfree.tomo.train import SinogramTrainConfig
 
     assert train.METHOD_NAMES == sorted(METHODS)
@@ -504,6 +505,7 @@ def test_cli_literals_match_the_library():
     assert integrate.FIT_DEFAULTS == {k: getattr(Fit1DConfig(), k) for k in integrate.FIT_DEFAULTS}
     assert tomo.SMOOTH == sorted(a for a in ACTIVATIONS if a != "relu")
     assert tomo.MODEL_DEFAULTS == {k: getattr(ModelConfig(), k) for k in tomo.MODEL_DEFAULTS}
+    assert tomo.TAYLOR_DEFAULTS == {k: getattr(TaylorCTConfig(), k) for k in tomo.TAYLOR_DEFAULTS}
     train = SinogramTrainConfig()
     assert tomo.TRAIN_DEFAULTS == {k: getattr(train, k) for k in tomo.TRAIN_DEFAULTS}
 

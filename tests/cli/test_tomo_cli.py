@@ -60,6 +60,31 @@ def test_tomo_png_image_and_user_sinogram(quadfree, tmp_path):
     assert m["views"] == 4 and m["reference"] == "FBP of all given views"
 
 
+def test_tomo_method_taylor_on_a_user_image_and_a_user_sinogram(quadfree, tmp_path):
+    taylor = ["--method", "taylor", "--taylor-iterations", "3"]
+    iio.imwrite(tmp_path / "ct.png", (shepp_logan(32) * 255).round().astype(np.uint8))
+    assert quadfree("tomo", "--image", str(tmp_path / "ct.png"), "--angles", "16", "--views",
+                    "5", "--out", str(tmp_path / "a"), *taylor, *FAST) == 0
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert m["reference"] == "true image" and np.isfinite(m["image_psnr_taylor"])
+    angles = scan_angles(16)
+    np.save(tmp_path / "s.npy", simulate(shepp_logan(32), angles))
+    (tmp_path / "angles.txt").write_text("\n".join(str(a) for a in angles))
+    assert quadfree("tomo", "--sinogram", str(tmp_path / "s.npy"), "--angles-file",
+                    str(tmp_path / "angles.txt"), "--subsample", "4", "--out",
+                    str(tmp_path / "b"), *taylor, *FAST) == 0
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert m["reference"] == "FBP of all given views" and m["taylor_view_consistency"] <= 1e-4
+    assert np.load(tmp_path / "b" / "arrays.npz")["sinogram_taylor"].shape == (32, 16)
+
+
+def test_bad_taylor_option_names_the_flag(quadfree, tmp_path, capsys):
+    assert quadfree("tomo", "--phantom", "shepp-logan", "--method", "taylor",
+                    "--taylor-tv", "-1", "--out", str(tmp_path / "o"), *FAST) == 2
+    err = capsys.readouterr().err
+    assert "--taylor-tv" in err and err.count("\n") == 1
+
+
 def _bad_inputs(tmp_path):
     good = shepp_logan(32)
     np.save(tmp_path / "nonsquare.npy", np.zeros((32, 30)))
@@ -103,18 +128,54 @@ def test_bench_tomo_rows_have_exactly_the_issue_keys(quadfree, tmp_path, monkeyp
                         {"tomo": bench_registry.BENCHMARKS["tomo"]})
     out = tmp_path / "tomo.json"
     assert quadfree("bench", "tomo", "--json", str(out), "--subsamples", "8,16",
-                    "--compare-activations", "sine,tanh", *FAST) == 0
+                    "--methods", "autoint", "--compare-activations", "sine,tanh", *FAST) == 0
     res = json.loads(out.read_text())
     assert [r["subsample"] for r in res["rows"]] == [8, 16]
     assert [r["views"] for r in res["rows"]] == [16, 8]
     assert set(res["rows"][0]) == {
-        "subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear",
+        "size", "subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear",
         "image_psnr_fbp_sparse", "image_ssim_fbp_sparse", "image_psnr_sart_sparse",
         "image_ssim_sart_sparse", "image_psnr_fbp_autoint", "image_ssim_fbp_autoint",
         "train_seconds"}
     assert [a["activation"] for a in res["activations"]] == ["sine", "tanh"]
     assert res["machine"]["device"] == "cpu"
     assert (tmp_path / "tomo.png").is_file()
+
+
+def test_bench_tomo_taylor_rows_have_the_issue_keys(quadfree, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_registry, "BENCHMARKS",
+                        {"tomo": bench_registry.BENCHMARKS["tomo"]})
+    out = tmp_path / "tomo.json"
+    assert quadfree("bench", "tomo", "--json", str(out), "--sizes", "32", "--angles", "32",
+                    "--subsamples", "4,8", "--methods", "taylor,mbir", "--taylor-iterations",
+                    "3", *FAST) == 0
+    res = json.loads(out.read_text())
+    assert [(r["size"], r["subsample"]) for r in res["rows"]] == [(32, 4), (32, 8)]
+    assert set(res["rows"][0]) == {
+        "size", "subsample", "views", "sinogram_psnr_linear", "image_psnr_fbp_sparse",
+        "image_ssim_fbp_sparse", "image_psnr_sart_sparse", "image_ssim_sart_sparse",
+        "image_psnr_taylor", "image_ssim_taylor", "sinogram_psnr_taylor", "taylor_seconds",
+        "taylor_view_consistency", "taylor_view_consistent", "image_psnr_mbir",
+        "image_ssim_mbir", "mbir_seconds"}
+    assert all(r["taylor_view_consistent"] for r in res["rows"])
+    assert res["activations"] == [] and res["methods"] == ["taylor", "mbir"]
+    assert (tmp_path / "tomo.png").is_file()
+
+
+def test_tomo_method_taylor_adds_the_taylor_and_mbir_columns(quadfree, tmp_path):
+    out = tmp_path / "run"
+    assert quadfree("tomo", "--phantom", "shepp-logan", "--size", "64", "--angles", "32",
+                    "--subsample", "8", "--method", "taylor", "--taylor-iterations", "3",
+                    "--out", str(out), *FAST) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["methods"] == ["taylor", "mbir"] and "sinogram_psnr_autoint" not in m
+    for key in ("image_psnr_taylor", "image_ssim_taylor", "sinogram_psnr_taylor",
+                "image_psnr_mbir", "image_psnr_sart_sparse"):
+        assert np.isfinite(m[key]), key
+    assert m["taylor_view_consistency"] <= 1e-4
+    arrays = np.load(out / "arrays.npz")
+    assert arrays["image_taylor"].shape == (64, 64)
+    assert arrays["sinogram_taylor"].shape == (64, 32)
 
 
 def test_outside_circle_pixels_are_reported(quadfree, tmp_path, capsys):

@@ -73,12 +73,11 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from quadfree.errors import QuadfreeError
+    from quadfree.outputs import prepare_output_dir
     from quadfree.seeding import seed_everything
     from quadfree.surface.data import depth_image_views, load_blender_depth, read_depth_image
     from quadfree.surface.experiment import SurfaceConfig, run_surface
     from quadfree.surface.fit import FitConfig
-
-    from quadfree.outputs import prepare_output_dir
 
     apply_threads(args)
     seed_everything(args.seed)

@@ -1,4 +1,8 @@
-"""Sparse-view parallel-beam tomography with AutoInt.
+"""Sparse-view parallel-beam tomography with AutoInt, the Taylor image and an MBIR peer.
+
+The Taylor image (one FC²T² kernel sum, exact line integrals): ``fit_taylor(views, angles)``
+→ ``model.render()`` (the image), ``model.project(any_angles)``; see ``taylor_model``.
+AutoInt:
 
     img = shepp_logan(64); angles = scan_angles(128)
     full = simulate(img, angles)                        # scikit-image radon, (64, 128)
@@ -20,6 +24,7 @@ from quadfree.tomo.geometry import (
     line_points,
     radon_bilinear,
 )
+from quadfree.tomo.mbir import mbir, mbir_project
 from quadfree.tomo.model import RayEncoding, SinogramModel, build_phi
 from quadfree.tomo.phantoms import (
     PHANTOMS,
@@ -48,5 +53,6 @@ __all__ = [
     "image_psnr", "image_ssim", "interpolate_angles", "line_params", "line_points",
     "load_image", "load_sinogram", "mirror_view", "phantom", "pixels_outside_circle", "psnr",
     "radon_bilinear", "ray_table", "run_sparse_view", "sart", "scan_angles", "select_views",
-    "shepp_logan", "simulate",
+    "shepp_logan", "simulate", "TaylorCT", "TaylorCTConfig", "TaylorHistory", "fit_taylor",
+    "mbir", "mbir_project", "radon_rays",
 ]

@@ -20,12 +20,18 @@ def scan_line_detector(full: np.ndarray) -> int:
     return int(np.argmax(np.asarray(full).std(axis=1)))
 
 
+SINOGRAMS = (("autoint", "AutoInt", "--", "tab:blue"), ("taylor", "Taylor", "-.", "tab:green"))
+RECONSTRUCTIONS = (("fbp_sparse", "FBP (sparse)"), ("sart_sparse", "SART×5 (sparse)"),
+                   ("mbir", "MBIR (svmbir)"), ("fbp_linear", "FBP (linear-completed)"),
+                   ("fbp_autoint", "FBP (AutoInt-completed)"), ("taylor", "Taylor image"))
+
+
 def plot_sparse_view(result, path: str | Path, title: str = "") -> None:
     """Write the comparison figure of a :class:`~quadfree.tomo.SparseViewResult` to ``path``.
 
-    Row 1: full, sparse, linear-interpolated and AutoInt-completed sinograms, and a 1-D scan
-    line along θ at one detector. Row 2: reference and reconstructions. Row 3: absolute
-    errors inside the circle.
+    Row 1: full, sparse, linear-interpolated and predicted sinograms (AutoInt, Taylor: the
+    methods that ran), and a 1-D scan line along θ at one detector. Row 2: reference and
+    reconstructions. Row 3: absolute errors inside the circle.
     """
     import matplotlib
 
@@ -36,34 +42,38 @@ def plot_sparse_view(result, path: str | Path, title: str = "") -> None:
     angles, idx = result.angles, result.train_index
     sparse = np.full_like(s["full"], np.nan)
     sparse[:, idx] = s["full"][:, idx]
-    fig, ax = plt.subplots(3, 5, figsize=(19, 11))
+    sino_panels = [("full sinogram", s["full"]), (f"measured: {idx.size} views", sparse),
+                   (f"linear interp. {m['sinogram_psnr_linear']:.2f} dB", s["linear"])]
+    sino_panels += [(f"{label} {m[f'sinogram_psnr_{key}']:.2f} dB", s[key])
+                    for key, label, _, _ in SINOGRAMS if key in s]
+    recs = [(k, name) for k, name in RECONSTRUCTIONS if k in im]
+    cols = max(len(sino_panels) + 1, len(recs) + 1)
+    fig, ax = plt.subplots(3, cols, figsize=(3.8 * cols, 11))
     vmax = float(s["full"].max())
     extent = (angles[0], angles[-1], s["full"].shape[0] - 0.5, -0.5)
-    sino_panels = [("full sinogram", s["full"]), (f"measured: {idx.size} views", sparse),
-                   (f"linear interp. {m['sinogram_psnr_linear']:.2f} dB", s["linear"]),
-                   (f"AutoInt {m['sinogram_psnr_autoint']:.2f} dB", s["autoint"])]
     cmap = plt.get_cmap("gray").with_extremes(bad="midnightblue")
-    for a, (name, img) in zip(ax[0, :4], sino_panels):
+    det = scan_line_detector(s["full"])
+    for a, (name, img) in zip(ax[0], sino_panels):
         a.imshow(np.ma.masked_invalid(img), cmap=cmap, vmin=0, vmax=vmax, aspect="auto",
                  extent=extent)
         a.set_title(name)
         a.set_xlabel("θ (degrees)")
-    det = scan_line_detector(s["full"])
-    for a in ax[0, :4]:
         a.axhline(det, color="tab:red", lw=0.6)
     ax[0, 0].set_ylabel("detector")
-    a = ax[0, 4]
+    a = ax[0, len(sino_panels)]
     a.plot(angles, s["full"][det], "k-", lw=2, label="ground truth")
     a.plot(angles, s["linear"][det], "-", color="tab:orange", label="linear")
-    a.plot(angles, s["autoint"][det], "--", color="tab:blue", label="AutoInt")
+    for key, label, style, color in SINOGRAMS:
+        if key in s:
+            a.plot(angles, s[key][det], style, color=color, label=label)
     a.plot(angles[idx], s["full"][det, idx], "o", color="tab:red", label="measured")
     a.set_title(f"scan line, detector {det}")
     a.set_xlabel("θ (degrees)")
     a.legend(fontsize=8)
+    for a in ax[0, len(sino_panels) + 1:]:
+        a.axis("off")
     ref = im["reference"]
     mask = circle_mask(ref.shape[0])
-    recs = [("fbp_sparse", "FBP (sparse)"), ("sart_sparse", "SART×5 (sparse)"),
-            ("fbp_linear", "FBP (linear-completed)"), ("fbp_autoint", "FBP (AutoInt-completed)")]
     hi = float(ref.max())
     ax[1, 0].imshow(ref, cmap="gray", vmin=0, vmax=hi)
     ax[1, 0].set_title(f"reference ({m['reference']})")
@@ -76,6 +86,9 @@ def plot_sparse_view(result, path: str | Path, title: str = "") -> None:
         err = np.where(mask, np.abs(im[key] - ref), 0.0)
         ax[2, j].imshow(err, cmap="magma", vmin=0, vmax=errmax)
         ax[2, j].set_title(f"|error| {name}")
+    for row in (1, 2):
+        for a in ax[row, len(recs) + 1:]:
+            a.axis("off")
     for a in ax[1:].ravel():
         a.set_xticks([])
         a.set_yticks([])

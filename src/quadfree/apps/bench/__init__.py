@@ -12,7 +12,7 @@ BENCHMARKS: dict[str, str] = {
                  "tables (1-D intervals, 2-D/3-D boxes)",
     "taylor": "FC²T² Taylor expansion vs the exact dense kernel sum (3-D Gaussian, N = M)",
     "nerf": "train the small CPU NeRF on the objects scene for a fixed time; test PSNR/SSIM",
-    "tomo": "sparse-view CT: AutoInt-completed sinograms vs linear interpolation, FBP, SART",
+    "tomo": "sparse-view CT: Taylor image, AutoInt-completed sinograms, MBIR, FBP, SART",
     "autoint": "AutoInt volume rendering (N = 8, 16, 32 sections) vs NeRF: PSNR, render speed",
     "volrend": "volume rendering side by side: NeRF, AutoInt N = 8 and TeRF (FC²T²) for the "
                "same training time; PSNR, render speed, forward/backward step, density CV",

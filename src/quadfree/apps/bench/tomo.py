@@ -1,10 +1,13 @@
 """``quadfree bench tomo``: sparse-view CT on Shepp–Logan at 4×, 8×, 16× angular subsampling.
 
-For each subsampling of a full scan (128 angles over [0°, 180°)) the benchmark trains an
-AutoInt sinogram model on the measured views and reports held-out-angle sinogram PSNR
-(AutoInt vs linear angular interpolation) and image PSNR/SSIM inside the circle for FBP and
-SART (5 iterations) from the sparse views and FBP from the AutoInt-completed sinogram. An
-activation comparison (same problem, same budget) is run at one subsampling.
+For each size and each subsampling of a full scan (128 angles over [0°, 180°)) the benchmark
+reconstructs from the measured views with the chosen methods — AutoInt (sinogram network,
+FBP of the completed sinogram), Taylor (one FC²T² image fitted by exact line integrals) and
+svmbir's MBIR — and reports held-out-angle sinogram PSNR (AutoInt, Taylor, linear angular
+interpolation), image PSNR/SSIM inside the circle for every reconstruction (FBP and SART×5
+from the sparse views always), seconds, and the Taylor view-consistency check (dense
+quadrature of its image along held-out lines reproduces its predicted sinogram, ≤ 1e-4). An
+AutoInt activation comparison (same problem, same budget) is run at one subsampling.
 """
 
 from __future__ import annotations
@@ -19,15 +22,23 @@ from quadfree.errors import QuadfreeError
 from quadfree.fields import ACTIVATIONS
 from quadfree.machine import machine_info
 from quadfree.seeding import seed_everything
-from quadfree.tomo.experiment import ModelConfig
+from quadfree.tomo.experiment import METHODS, ModelConfig
+from quadfree.tomo.taylor_model import TaylorCTConfig
 from quadfree.tomo.train import SinogramTrainConfig
 
 SMOOTH = sorted(a for a in ACTIVATIONS if a != "relu")
 
-ROW_KEYS = ("subsample", "views", "sinogram_psnr_autoint", "sinogram_psnr_linear",
-            "image_psnr_fbp_sparse", "image_ssim_fbp_sparse", "image_psnr_sart_sparse",
-            "image_ssim_sart_sparse", "image_psnr_fbp_autoint", "image_ssim_fbp_autoint",
-            "train_seconds")
+BASE_KEYS = ("views", "sinogram_psnr_linear", "image_psnr_fbp_sparse", "image_ssim_fbp_sparse",
+             "image_psnr_sart_sparse", "image_ssim_sart_sparse")
+METHOD_KEYS = {
+    "autoint": ("sinogram_psnr_autoint", "image_psnr_fbp_autoint", "image_ssim_fbp_autoint",
+                "train_seconds"),
+    "taylor": ("image_psnr_taylor", "image_ssim_taylor", "sinogram_psnr_taylor",
+               "taylor_seconds", "taylor_view_consistency"),
+    "mbir": ("image_psnr_mbir", "image_ssim_mbir", "mbir_seconds"),
+}
+#: bound of the view-consistency check (relative to the sinogram's maximum)
+CONSISTENCY_TOL = 1e-4
 
 
 @dataclass
@@ -35,17 +46,21 @@ class TomoBenchOptions:
     """What ``quadfree bench tomo`` runs (typed; the flags live in ``quadfree.cli.bench_tomo``).
 
     Attributes:
-        size: Shepp–Logan size; angles: angles of the full scan over [0°, 180°).
-        subsamples: angular subsampling factors, one row each.
+        sizes: Shepp–Logan sizes; angles: angles of the full scan over [0°, 180°).
+        subsamples: angular subsampling factors, one row each per size.
+        methods: of ``autoint``, ``taylor``, ``mbir`` (FBP, SART and linear always run).
+        taylor: the Taylor CT model and its fit.
         compare_activations: activations compared at ``compare_at`` (empty: skip).
         model, training: the AutoInt sinogram model and its training.
         plot: write the figure here (None: no figure).
         seed, device, progress: as everywhere.
     """
 
-    size: int = 64
+    sizes: tuple[int, ...] = (64,)
     angles: int = 128
     subsamples: tuple[int, ...] = (4, 8, 16)
+    methods: tuple[str, ...] = METHODS
+    taylor: TaylorCTConfig = field(default_factory=TaylorCTConfig)
     compare_activations: tuple[str, ...] = ("sine", "swish", "tanh", "softplus")
     compare_at: int = 8
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -76,51 +91,81 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
         if a not in SMOOTH:
             raise QuadfreeError(f"compare_activations: unknown activation {a!r}; choose "
                                 f"from {SMOOTH}", param="compare_activations")
-    image = phantom("shepp-logan", opts.size)
-    angles = scan_angles(opts.angles)
-    full = simulate(image, angles)
+    methods = list(opts.methods)
+    bad = sorted(set(methods) - set(METHODS))
+    if bad or not methods:
+        raise QuadfreeError(f"methods: {bad or 'empty'}; choose from {list(METHODS)}",
+                            param="methods")
+    if "autoint" not in methods:
+        acts = []
     rows, details, results = [], [], {}
-    for s in subsamples:
-        seed_everything(opts.seed)
-        idx = select_views(angles.size, subsample=s)
-        res = run_sparse_view(full, angles, idx, image, model_cfg, train_cfg, device=device,
-                              progress=opts.progress)
-        m = res.metrics
-        rows.append({"subsample": s, **{k: m[k] for k in ROW_KEYS if k != "subsample"}})
-        details.append({"subsample": s,
-                        "sinogram_psnr_autoint_train_views": m[
-                            "sinogram_psnr_autoint_train_views"],
-                        "image_psnr_fbp_linear": m["image_psnr_fbp_linear"],
-                        "image_ssim_fbp_linear": m["image_ssim_fbp_linear"],
-                        "predict_seconds": m["predict_seconds"],
-                        "winner_sinogram": ("autoint" if m["sinogram_psnr_autoint"]
-                                            > m["sinogram_psnr_linear"] else "linear"),
-                        "winner_image_psnr": _best(m, "psnr"),
-                        "winner_image_ssim": _best(m, "ssim")})
-        results[s] = res
     activations = []
-    for act in acts:
-        if act == model_cfg.activation and opts.compare_at in results:
-            m = results[opts.compare_at].metrics
-        else:
+    for size in opts.sizes:
+        image = phantom("shepp-logan", size)
+        angles = scan_angles(opts.angles)
+        full = simulate(image, angles)
+        for s in subsamples:
             seed_everything(opts.seed)
-            idx = select_views(angles.size, subsample=opts.compare_at)
-            m = run_sparse_view(full, angles, idx, image, replace(model_cfg, activation=act),
-                                train_cfg, device=device, progress=opts.progress).metrics
-        activations.append({"activation": act, "subsample": opts.compare_at,
-                            **{k: m[k] for k in ("sinogram_psnr_autoint",
-                                                 "sinogram_psnr_linear",
-                                                 "sinogram_psnr_autoint_train_views",
-                                                 "image_psnr_fbp_autoint",
-                                                 "image_ssim_fbp_autoint", "train_seconds")}})
+            idx = select_views(angles.size, subsample=s)
+            res = run_sparse_view(full, angles, idx, image, model_cfg, train_cfg, device=device,
+                                  progress=opts.progress, methods=methods,
+                                  taylor_config=opts.taylor)
+            m = res.metrics
+            row = {"size": size, "subsample": s, **{k: m[k] for k in BASE_KEYS}}
+            for meth in methods:
+                row.update({k: m[k] for k in METHOD_KEYS[meth]})
+            if "taylor" in methods:
+                row["taylor_view_consistent"] = m["taylor_view_consistency"] <= CONSISTENCY_TOL
+            rows.append(row)
+            detail = {"size": size, "subsample": s,
+                      "image_psnr_fbp_linear": m["image_psnr_fbp_linear"],
+                      "image_ssim_fbp_linear": m["image_ssim_fbp_linear"],
+                      "winner_image_psnr": _best(m, "psnr"),
+                      "winner_image_ssim": _best(m, "ssim")}
+            if "autoint" in methods:
+                detail.update({
+                    "sinogram_psnr_autoint_train_views": m["sinogram_psnr_autoint_train_views"],
+                    "predict_seconds": m["predict_seconds"],
+                    "winner_sinogram": ("autoint" if m["sinogram_psnr_autoint"]
+                                        > m["sinogram_psnr_linear"] else "linear")})
+            if "taylor" in methods:
+                detail.update({k: m[k] for k in (
+                    "sinogram_psnr_taylor_train_views", "taylor_iterations",
+                    "taylor_evaluations", "taylor_predict_seconds", "taylor_sources",
+                    "taylor_image_min", "taylor_radon_of_image_rel_error")})
+                others = [k for k in ("sart_sparse", "fbp_sparse", "fbp_autoint", "mbir")
+                          if f"image_psnr_{k}" in m]
+                detail["taylor_psnr_beats"] = {k: m["image_psnr_taylor"]
+                                               > m[f"image_psnr_{k}"] for k in others}
+            details.append(detail)
+            results[(size, s)] = res
+        for act in acts:
+            if act == model_cfg.activation and (size, opts.compare_at) in results:
+                m = results[(size, opts.compare_at)].metrics
+            else:
+                seed_everything(opts.seed)
+                idx = select_views(angles.size, subsample=opts.compare_at)
+                m = run_sparse_view(full, angles, idx, image,
+                                    replace(model_cfg, activation=act), train_cfg,
+                                    device=device, progress=opts.progress).metrics
+            activations.append({"size": size, "activation": act, "subsample": opts.compare_at,
+                                **{k: m[k] for k in ("sinogram_psnr_autoint",
+                                                     "sinogram_psnr_linear",
+                                                     "sinogram_psnr_autoint_train_views",
+                                                     "image_psnr_fbp_autoint",
+                                                     "image_ssim_fbp_autoint",
+                                                     "train_seconds")}})
     result = {
         "rows": rows,
         "details": details,
         "activations": activations,
-        "phantom": f"shepp-logan {opts.size}x{opts.size}",
+        "phantom": "shepp-logan " + ", ".join(f"{n}x{n}" for n in opts.sizes),
         "full_angles": int(opts.angles),
+        "methods": methods,
         "model": vars(model_cfg),
         "training": vars(train_cfg),
+        "taylor": vars(opts.taylor),
+        "consistency_tol": CONSISTENCY_TOL,
         "machine": machine_info(device),
     }
     if opts.plot is not None:
@@ -128,8 +173,12 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
     return result
 
 
+RECS = (("fbp_sparse", "FBP sparse"), ("sart_sparse", "SART×5 sparse"), ("mbir", "MBIR svmbir"),
+        ("fbp_autoint", "FBP AutoInt-completed"), ("taylor", "Taylor image"))
+
+
 def _best(m: dict, kind: str) -> str:
-    keys = ("fbp_sparse", "sart_sparse", "fbp_autoint")
+    keys = [k for k, _ in RECS if f"image_{kind}_{k}" in m]
     return max(keys, key=lambda k: m[f"image_{kind}_{k}"])
 
 
@@ -142,40 +191,44 @@ def _plot(result: dict, results: dict, path: Path) -> None:
     from quadfree.atomic import save_figure
 
     rows = result["rows"]
-    subs = [r["subsample"] for r in rows]
-    cols = max(3, len(subs) + 1)
-    fig, ax = plt.subplots(2, cols, figsize=(5 * cols, 9))
-    x = np.arange(len(subs))
-    ax[0, 0].plot(x, [r["sinogram_psnr_autoint"] for r in rows], "o-", label="AutoInt")
-    ax[0, 0].plot(x, [r["sinogram_psnr_linear"] for r in rows], "s-", label="linear interp.")
-    ax[0, 0].set_title("held-out sinogram PSNR (dB)")
-    for key, label in (("fbp_sparse", "FBP sparse"), ("sart_sparse", "SART×5 sparse"),
-                       ("fbp_autoint", "FBP AutoInt-completed")):
-        ax[0, 1].plot(x, [r[f"image_psnr_{key}"] for r in rows], "o-", label=label)
-        ax[0, 2].plot(x, [r[f"image_ssim_{key}"] for r in rows], "o-", label=label)
-    ax[0, 1].set_title("image PSNR inside circle (dB)")
-    ax[0, 2].set_title("image SSIM inside circle")
+    sizes = sorted({r["size"] for r in rows})
+    show = "taylor" if "taylor" in result["methods"] else (
+        "fbp_autoint" if "autoint" in result["methods"] else "mbir")
+    subs = sorted({r["subsample"] for r in rows})
+    cols = max(3, len(subs))
+    fig, ax = plt.subplots(1 + len(sizes), cols, figsize=(5 * cols, 4.5 * (1 + len(sizes))),
+                           squeeze=False)
+    marks = {64: "o-", 128: "s--"}
+    for size in sizes:
+        rs = [r for r in rows if r["size"] == size]
+        x = np.arange(len(rs))
+        for key, label in RECS:
+            if f"image_psnr_{key}" in rs[0]:
+                ax[0, 0].plot(x, [r[f"image_psnr_{key}"] for r in rs], marks.get(size, "o-"),
+                              label=f"{label} {size}")
+                ax[0, 1].plot(x, [r[f"image_ssim_{key}"] for r in rs], marks.get(size, "o-"),
+                              label=f"{label} {size}")
+        for key, label in (("autoint", "AutoInt"), ("taylor", "Taylor"), ("linear", "linear")):
+            if f"sinogram_psnr_{key}" in rs[0]:
+                ax[0, 2].plot(x, [r[f"sinogram_psnr_{key}"] for r in rs],
+                              marks.get(size, "o-"), label=f"{label} {size}")
+    ax[0, 0].set_title("image PSNR inside circle (dB)")
+    ax[0, 1].set_title("image SSIM inside circle")
+    ax[0, 2].set_title("held-out sinogram PSNR (dB)")
     for a in ax[0, :3]:
-        a.set_xticks(x, [f"{s}× ({r['views']} views)" for s, r in zip(subs, rows)])
-        a.legend(fontsize=8)
+        a.set_xticks(np.arange(len(subs)), [f"{s}×" for s in subs])
+        a.legend(fontsize=6)
     for a in ax[0, 3:]:
         a.axis("off")
-    for j, s in enumerate(subs):
-        img = results[s].images["fbp_autoint"]
-        ax[1, j].imshow(img, cmap="gray", vmin=0, vmax=1)
-        ax[1, j].set_title(f"FBP of AutoInt-completed, {s}×")
-        ax[1, j].axis("off")
-    for a in ax[1, len(subs):]:
-        a.axis("off")
-    acts = result["activations"]
-    if acts and len(subs) < ax.shape[1]:
-        a = ax[1, -1]
-        a.axis("on")
-        a.bar(range(len(acts)), [r["sinogram_psnr_autoint"] for r in acts])
-        a.axhline(acts[0]["sinogram_psnr_linear"], color="k", ls="--", label="linear")
-        a.set_xticks(range(len(acts)), [r["activation"] for r in acts])
-        a.set_title(f"held-out sinogram PSNR by activation, {acts[0]['subsample']}×")
-        a.legend(fontsize=8)
+    for i, size in enumerate(sizes, start=1):
+        for j, s in enumerate(subs):
+            res = results[(size, s)]
+            ax[i, j].imshow(res.images[show], cmap="gray", vmin=0, vmax=1)
+            ax[i, j].set_title(f"{dict(RECS)[show]}, {size}², {s}× "
+                               f"({res.metrics[f'image_psnr_{show}']:.1f} dB)")
+            ax[i, j].axis("off")
+        for a in ax[i, len(subs):]:
+            a.axis("off")
     fig.suptitle(f"{result['phantom']}, {result['full_angles']} angles")
     fig.tight_layout()
     save_figure(fig, path, dpi=80)
