@@ -16,8 +16,9 @@ import torch
 from tqdm.auto import tqdm
 
 from quadfree.apps.comparison import compare_methods
-from quadfree.data.blender import BlenderSplit, load_blender
+from quadfree.data.formats import load_views
 from quadfree.data.scenes.cameras import orbit_poses
+from quadfree.data.views import ViewSet
 from quadfree.errors import QuadfreeError
 from quadfree.images import save_png, to_uint8, write_video
 from quadfree.machine import machine_info
@@ -28,9 +29,9 @@ from quadfree.train.checkpoint import load_run
 
 
 def run_split(state: dict[str, Any], split: str = "test", data: str | Path | None = None,
-              max_frames: int | None = None) -> BlenderSplit:
+              max_frames: int | None = None) -> ViewSet:
     """Load ``split`` of the dataset a run was trained on (or of ``data`` if given), with the
-    run's downscale and near/far.
+    run's format, downscale, near/far and NDC setting.
 
     Example:
         >>> run_split({"data": {"path": "/nonexistent", "downscale": 1, "near": 2, "far": 6}})
@@ -39,8 +40,12 @@ def run_split(state: dict[str, Any], split: str = "test", data: str | Path | Non
         quadfree.errors.QuadfreeError: /nonexistent: dataset directory not found
     """
     info = state["data"]
-    return load_blender(data or info["path"], split, downscale=int(info["downscale"]),
-                        near=float(info["near"]), far=float(info["far"]), max_frames=max_frames)
+    near, far = info.get("near"), info.get("far")
+    return load_views(data or info["path"], split, format=None if data else info.get("format"),
+                      downscale=int(info["downscale"]),
+                      near=None if near is None else float(near),
+                      far=None if far is None else float(far), max_frames=max_frames,
+                      ndc=bool(info.get("ndc", True)))
 
 
 def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
@@ -70,7 +75,9 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
         ref = run_split(state, "test", data, max_frames=1)
         radius = float(ref.poses[0, :3, 3].norm())
         poses = torch.from_numpy(orbit_poses(orbit, elevation, radius)).float()
-        cams = [Camera(ref.height, ref.width, ref.focal, p) for p in poses]
+        base = ref.camera(0)
+        cams = [Camera(ref.height, ref.width, base.focal, p, cx=base.cx, cy=base.cy,
+                       focal_y=base.focal_y, ndc_near=base.ndc_near) for p in poses]
         near, far = ref.near, ref.far
     else:
         views = run_split(state, split or "test", data, max_frames=max_frames)
@@ -90,7 +97,7 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
             "s_per_frame": statistics.median(seconds)}
 
 
-def evaluate_method(method: RadianceMethod, views: BlenderSplit, *, chunk: int = 4096,
+def evaluate_method(method: RadianceMethod, views: ViewSet, *, chunk: int = 4096,
                     device: torch.device | str = "cpu", progress: bool = False,
                     save_dir: str | Path | None = None) -> dict[str, Any]:
     """PSNR and SSIM per image and their means, seconds per frame and network evaluations per
@@ -99,7 +106,7 @@ def evaluate_method(method: RadianceMethod, views: BlenderSplit, *, chunk: int =
     Example:
         >>> from quadfree.radiance.registry import build_method
         >>> m, _ = build_method("nerf", {"width": 8, "depth": 1, "skips": "", "n_fine": 0})
-        >>> v = BlenderSplit(torch.ones(1, 12, 12, 3), torch.eye(4)[None], 12, 12, 12.0,
+        >>> v = ViewSet(torch.ones(1, 12, 12, 3), torch.eye(4)[None], 12, 12, 12.0,
         ...                  2.0, 6.0, 0.9)
         >>> sorted(evaluate_method(m, v))[:3]
         ['evals_per_ray', 'images', 'num_images']

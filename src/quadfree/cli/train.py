@@ -14,20 +14,26 @@ from quadfree.train.trainer import route_overrides, train_run
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "train", help="train a radiance-field method on a Blender-format dataset",
+        "train", help="train a radiance-field method on a dataset (Blender, nerfstudio, LLFF)",
         description="Train a radiance-field method. Checkpoints go to RUN/checkpoint.pt "
                     "(atomically, every ckpt_every steps, at the end and on Ctrl-C); "
-                    "--resume continues exactly where the run stopped.")
+                    "--resume continues exactly where the run stopped. The dataset format is "
+                    "detected from DIR: transforms_train.json = Blender, transforms.json = "
+                    "nerfstudio / instant-ngp, poses_bounds.npy = LLFF (NDC rays).")
     parser.add_argument("--method", choices=sorted(METHODS), default=None,
                         help="method to train (default nerf; taken from the run with --resume)")
-    parser.add_argument("--data", metavar="DIR", help="Blender-format dataset directory")
+    parser.add_argument("--data", metavar="DIR", help="dataset directory (format detected)")
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
     parser.add_argument("--downscale", type=int, default=1, metavar="K",
                         help="downscale images by K (area averaging)")
     parser.add_argument("--iters", type=int, default=None, metavar="N",
                         help="total training steps (default from the training config)")
-    parser.add_argument("--near", type=float, default=2.0, help="near bound (default 2)")
-    parser.add_argument("--far", type=float, default=6.0, help="far bound (default 6)")
+    parser.add_argument("--near", type=float, default=None,
+                        help="near bound (default: Blender 2, nerfstudio from the cameras, "
+                             "LLFF from the file)")
+    parser.add_argument("--far", type=float, default=None, help="far bound (default as --near)")
+    parser.add_argument("--no-ndc", dest="ndc", action="store_false",
+                        help="LLFF: metric rays instead of normalized device coordinates")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--tensorboard", action="store_true",
                         help="also log to RUN/tensorboard (needs the tensorboard package)")
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise QuadfreeError("--data is required (unless --resume)")
     summary = train_run(method or "", args.data, args.out, method_overrides=method_over,
                         train_overrides=train_over, downscale=args.downscale, near=args.near,
-                        far=args.far, resume=args.resume, seed=args.seed,
+                        far=args.far, ndc=args.ndc, resume=args.resume, seed=args.seed,
                         device=resolve_device(args.device), progress=not args.quiet)
     val = f", val PSNR {summary['val_psnr']:.2f} dB" if "val_psnr" in summary else ""
     print(f"trained {summary['method']} for {summary['step']} steps "

@@ -23,7 +23,8 @@ import torch
 
 from quadfree.atomic import write_text
 from quadfree.config import apply_overrides, to_dict
-from quadfree.data.blender import BlenderSplit, load_blender
+from quadfree.data.formats import detect_format, has_split, load_views
+from quadfree.data.views import ViewSet
 from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
 from quadfree.metrics import psnr as psnr_metric
@@ -58,7 +59,7 @@ def _set_rng_state(gen: torch.Generator, state: dict[str, Any]) -> None:
 
 
 class Trainer:
-    """Train one radiance method on one Blender-format split.
+    """Train one radiance method on one training split (any dataset format).
 
     Args:
         method: the model (any :class:`RadianceMethod`).
@@ -66,7 +67,8 @@ class Trainer:
         train_data: training split; val_data: validation split or None.
         config: :class:`TrainConfig`.
         out_dir: run directory (``checkpoint.pt``, ``config.json``, ``history.json``).
-        data_info: dataset description saved with the run (path, downscale, near, far).
+        data_info: dataset description saved with the run (path, format, downscale, near,
+            far, ndc).
         device: torch device; seed: seeds every RNG at the start of a fresh run.
         progress: show a tqdm bar.
         on_step: optional callback ``(trainer, step)`` after each finished step (tests, hooks).
@@ -74,7 +76,7 @@ class Trainer:
     Example (a 2-step run on a 3-image toy dataset; ``fit`` returns a summary):
         >>> import tempfile
         >>> from quadfree.radiance.registry import build_method
-        >>> data = BlenderSplit(torch.rand(3, 4, 4, 3), torch.eye(4).repeat(3, 1, 1),
+        >>> data = ViewSet(torch.rand(3, 4, 4, 3), torch.eye(4).repeat(3, 1, 1),
         ...                     4, 4, 4.0, 2.0, 6.0, 0.9)
         >>> m, cfg = build_method("nerf", {"width": 8, "depth": 1, "skips": "", "n_fine": 0})
         >>> t = Trainer(m, "nerf", cfg, data, None, TrainConfig(iters=2, batch_rays=8),
@@ -84,7 +86,7 @@ class Trainer:
     """
 
     def __init__(self, method: RadianceMethod, method_name: str, method_config: Any,
-                 train_data: BlenderSplit, val_data: BlenderSplit | None, config: TrainConfig,
+                 train_data: ViewSet, val_data: ViewSet | None, config: TrainConfig,
                  out_dir: str | Path, data_info: dict[str, Any], *,
                  device: torch.device | str = "cpu", seed: int = 0, progress: bool = True,
                  on_step: Callable[[Trainer, int], None] | None = None) -> None:
@@ -280,7 +282,8 @@ class Trainer:
 def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
               method_overrides: dict[str, Any] | None = None,
               train_overrides: dict[str, Any] | None = None, downscale: int = 1,
-              near: float = 2.0, far: float = 6.0, resume: bool = False, seed: int = 0,
+              near: float | None = None, far: float | None = None, ndc: bool = True,
+              resume: bool = False, seed: int = 0,
               device: torch.device | str = "cpu", progress: bool = True,
               on_step: Callable[[Trainer, int], None] | None = None) -> dict[str, Any]:
     """Load data, build (or restore) the method and train it: the library behind
@@ -289,6 +292,9 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
     With ``resume`` the run directory's checkpoint supplies method, configs, data options,
     weights, optimizer and RNG states; only training options (``train_overrides``, e.g.
     ``iters``) may change, not the method's config. Returns the trainer's summary plus ``"out"``.
+
+    The dataset format is detected (:func:`quadfree.data.formats.detect_format`); near/far
+    None take the format's defaults; ``ndc`` applies to LLFF data.
 
     Example:
         >>> train_run("nerf", "/no/such/dir", "/tmp/x", progress=False)
@@ -311,22 +317,20 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
         train_overrides = {**state["train_config"], **(train_overrides or {})}
         info = state["data"]
         data_dir, downscale, near, far = info["path"], info["downscale"], info["near"], info["far"]
+        ndc = bool(info.get("ndc", True))
         seed = int(state.get("seed", seed))
     elif (out_dir / CHECKPOINT_NAME).exists():
         raise QuadfreeError(f"out {out_dir}: already holds a run; resume it or choose another "
                             "directory", param="out")
-    train_data = load_blender(data_dir, "train", downscale=downscale, near=near, far=far)
-    try:
-        val_data = load_blender(data_dir, "val", downscale=downscale, near=near, far=far)
-    except QuadfreeError:
-        if Path(data_dir, "transforms_val.json").exists():
-            raise
-        val_data = None
+    fmt = detect_format(data_dir)
+    options = {"format": fmt, "downscale": downscale, "near": near, "far": far, "ndc": ndc}
+    train_data = load_views(data_dir, "train", **options)
+    val_data = load_views(data_dir, "val", **options) if has_split(data_dir, "val", fmt) \
+        else None
     seed_everything(seed)  # same initial weights for the same seed
     method, method_config = build_method(method_name, method_overrides)
     config = apply_overrides(TrainConfig(), train_overrides)
-    data_info = {"path": str(Path(data_dir).resolve()), "downscale": downscale,
-                 "near": near, "far": far}
+    data_info = {"path": str(Path(data_dir).resolve()), **options}
     trainer = Trainer(method, method_name, method_config, train_data, val_data, config, out_dir,
                       data_info, device=device, seed=seed, progress=progress, on_step=on_step)
     if state is not None:
