@@ -50,12 +50,13 @@ def run_split(state: dict[str, Any], split: str = "test", data: str | Path | Non
 
 def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
                orbit: int | None = None, elevation: float = 30.0, data: str | Path | None = None,
-               video: str = "gif", fps: int = 10, chunk: int = 4096,
+               video: str = "mp4", fps: int = 10, chunk: int = 4096,
                device: torch.device | str = "cpu", progress: bool = True,
                max_frames: int | None = None) -> dict[str, Any]:
     """Render a run's ``split`` views or an ``orbit`` of N frames into ``out``.
 
-    Writes ``out/frame_0000.png`` … and ``out/video.gif`` (or ``.mp4``). The orbit uses the
+    Writes ``out/frame_0000.png`` … and ``out/video.mp4`` (``video="gif"``: ``.gif``; MP4
+    falls back to GIF without imageio-ffmpeg). The orbit uses the
     test split's intrinsics and camera distance. Returns
     ``{"frames": [...], "video": path, "s_per_frame": float}`` (median seconds per frame).
 

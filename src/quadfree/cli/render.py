@@ -12,8 +12,8 @@ from quadfree.device import resolve_device
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("render", help="render a trained run's views or an orbit video",
-                            description="Render PNG frames and a video (GIF, or MP4 when "
-                                        "imageio-ffmpeg is installed) from a trained run.")
+                            description="Render PNG frames and a video (MP4 through "
+                                        "imageio-ffmpeg, or GIF) from a trained run.")
     parser.add_argument("--run", required=True, metavar="RUN", help="run directory")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--split", choices=["train", "val", "test"], default=None,
@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--elevation", type=float, default=30.0, help="orbit elevation, degrees")
     parser.add_argument("--out", metavar="DIR", help="output directory (default RUN/render_*)")
     parser.add_argument("--data", metavar="DIR", help="dataset (default: the run's)")
-    parser.add_argument("--video", choices=["gif", "mp4"], default="gif", help="video format")
+    parser.add_argument("--video", choices=["mp4", "gif"], default="mp4",
+                        help="video format (default mp4; gif when imageio-ffmpeg is missing)")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--chunk", type=int, default=4096, help="rays per forward pass")
     parser.add_argument("--max-frames", type=int, default=None, help="only the first N views")
