@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(atomically, every ckpt_every steps, at the end and on Ctrl-C); "
                     "--resume continues exactly where the run stopped. The dataset format is "
                     "detected from DIR: transforms_train.json = Blender, transforms.json = "
-                    "nerfstudio / instant-ngp, poses_bounds.npy = LLFF (NDC rays).")
+                    "nerfstudio / instant-ngp, poses_bounds.npy = LLFF (NDC rays). Several "
+                    "processes: torchrun --nproc_per_node N --no-python quadfree train ... "
+                    "(DDP; gloo on CPU, NCCL on GPU).")
     parser.add_argument("--method", choices=sorted(METHODS), default=None,
                         help="method to train (default nerf; taken from the run with --resume)")
     parser.add_argument("--data", metavar="DIR", help="dataset directory (format detected)")
@@ -60,10 +62,20 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume and not args.data:
         from quadfree.errors import QuadfreeError
         raise QuadfreeError("--data is required (unless --resume)")
-    summary = train_run(method or "", args.data, args.out, method_overrides=method_over,
-                        train_overrides=train_over, downscale=args.downscale, near=args.near,
-                        far=args.far, ndc=args.ndc, resume=args.resume, seed=args.seed,
-                        device=resolve_device(args.device), progress=not args.quiet)
+    from quadfree.train.distributed import init_distributed, shutdown_distributed
+
+    # under torchrun: one process group (gloo on CPU, NCCL on GPU), DDP inside the trainer
+    dist, device = init_distributed(resolve_device(args.device))
+    try:
+        summary = train_run(method or "", args.data, args.out, method_overrides=method_over,
+                            train_overrides=train_over, downscale=args.downscale,
+                            near=args.near, far=args.far, ndc=args.ndc, resume=args.resume,
+                            seed=args.seed, device=device,
+                            progress=not args.quiet and dist.is_main, dist=dist)
+    finally:
+        shutdown_distributed()
+    if not dist.is_main:
+        return 0
     val = f", val PSNR {summary['val_psnr']:.2f} dB" if "val_psnr" in summary else ""
     print(f"trained {summary['method']} for {summary['step']} steps "
           f"({summary['train_seconds']:.1f} s){val}; run in {summary['out']}")
