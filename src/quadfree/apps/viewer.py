@@ -81,7 +81,7 @@ def viewer_camera(wxyz: np.ndarray, position: np.ndarray, fov: float, aspect: fl
     Example:
         >>> v = ViewSet(torch.ones(1, 2, 2, 3), torch.eye(4)[None], 2, 2, 2.0, 2.0, 6.0, 0.9)
         >>> cam = viewer_camera(np.array([1.0, 0, 0, 0]), np.zeros(3), math.pi / 2, 2.0, 4, v)
-        >>> cam.width, cam.focal, cam.c2w[:3, 2].tolist()   # looks along +z (OpenCV)
+        >>> cam.width, round(cam.focal, 6), cam.c2w[:3, 2].tolist()   # looks along +z
         (8, 2.0, [0.0, 0.0, -1.0])
     """
     w, x, y, z = (float(v) for v in wxyz)
