@@ -31,6 +31,7 @@ COMMANDS: list[str] = [
     "bench",
     "tomo",
     "sdf",
+    "view",
 ]
 
 
