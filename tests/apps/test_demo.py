@@ -23,7 +23,7 @@ def _options(out):
 def test_demo_writes_report_figures_and_table(tmp_path):
     out = tmp_path / "demo_out"
     result = run_demo(_options(out))
-    for name in ("report.md", "comparison.png", "quality_vs_time.png", "orbit.gif",
+    for name in ("report.md", "comparison.png", "quality_vs_time.png", "orbit.gif", "orbit.mp4",
                  "results.json", "runs/nerf/checkpoint.pt", "runs/autoint/checkpoint.pt"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "results.json").read_text())
@@ -41,6 +41,7 @@ def test_demo_writes_report_figures_and_table(tmp_path):
     assert f"| AutoInt N=8 | {autoint['psnr']:.2f} |" in report
     frames = iio.imread(out / "orbit.gif", index=None)
     assert frames.shape[0] == 2 and frames.shape[2] == 2 * 12 + 2     # NeRF | gap | AutoInt
+    assert iio.imread(out / "orbit.mp4", extension=".mp4").shape == frames.shape[:3] + (3,)
     assert result["rows"][1]["config"]["sections"] == 8
     # a second run reuses the dataset and the finished training runs
     again = run_demo(_options(out))

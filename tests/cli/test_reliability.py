@@ -467,7 +467,8 @@ def test_every_command_has_the_same_thread_default():
                 if isinstance(action, type(parser._subparsers._group_actions[0])):
                     stack += [(f"{label} {k}", v) for k, v in action.choices.items()]
     assert set(seen.values()) == {DEFAULT_THREADS}
-    assert {"train", "eval", "render", "demo", "integrate", "tomo", "bench autoint"} <= set(seen)
+    assert {"train", "eval", "render", "demo", "integrate", "tomo", "view",
+            "bench autoint"} <= set(seen)
 
 
 def test_help_and_argument_errors_do_not_import_torch():
@@ -475,7 +476,8 @@ def test_help_and_argument_errors_do_not_import_torch():
             "from quadfree.cli.main import main\n"
             "for argv in (['--help'], ['train', '--bogus'], ['integrate', '--help'],\n"
             "             ['tomo', '--bogus'], ['bench', '--help'], ['scene', 'make', '--help'],\n"
-            "             ['sdf', '--help'], ['sdf', '--bogus']):\n"
+            "             ['sdf', '--help'], ['sdf', '--bogus'], ['view', '--help'],\n"
+            "             ['view', '--bogus']):\n"
             "    with contextlib.redirect_stdout(io.StringIO()), \\\n"
             "            contextlib.redirect_stderr(io.StringIO()):\n"
             "        try:\n"

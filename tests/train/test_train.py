@@ -5,6 +5,7 @@ import json
 import os
 import signal
 
+import imageio.v3 as iio
 import pytest
 import torch
 
@@ -117,7 +118,9 @@ def test_cli_train_render_eval(tiny_scene, tmp_path, capsys, monkeypatch):
                  "--out", run, "--quiet", *sets]) == 0
     assert main(["render", "--run", run, "--orbit", "3", "--quiet"]) == 0
     frames = sorted(p.name for p in (tmp_path / "run" / "render_orbit3").iterdir())
-    assert frames == ["frame_0000.png", "frame_0001.png", "frame_0002.png", "video.gif"]
+    assert frames == ["frame_0000.png", "frame_0001.png", "frame_0002.png", "video.mp4"]
+    video = iio.imread(tmp_path / "run" / "render_orbit3" / "video.mp4", extension=".mp4")
+    assert video.shape[0] == 3
     assert main(["eval", "--run", run, "--json", str(tmp_path / "e.json"), "--quiet"]) == 0
     result = json.loads((tmp_path / "e.json").read_text())
     assert len(result["images"]) == 2 and {"psnr", "ssim"} <= set(result["images"][0])
@@ -161,13 +164,17 @@ def test_cli_scene_and_render_split(tmp_path, capsys, monkeypatch):
                  *sets]) == 0
     assert main(["render", "--run", str(run), "--split", "test", "--max-frames", "2",
                  "--quiet"]) == 0
-    assert (run / "render_test" / "video.gif").is_file()
+    assert (run / "render_test" / "video.mp4").is_file()
+    assert main(["render", "--run", str(run), "--split", "test", "--max-frames", "2",
+                 "--video", "gif", "--out", str(tmp_path / "g"), "--quiet"]) == 0
+    assert iio.imread(tmp_path / "g" / "video.gif", index=None).shape[0] == 2
     capsys.readouterr()
     import sys
 
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)     # MP4 writer not installed
-    assert main(["render", "--run", str(run), "--orbit", "2", "--video", "mp4", "--quiet"]) == 2
-    assert "imageio-ffmpeg" in capsys.readouterr().err
+    assert main(["render", "--run", str(run), "--orbit", "2", "--video", "mp4", "--quiet"]) == 0
+    assert (run / "render_orbit2" / "video.gif").is_file()       # the GIF fallback
+    assert not (run / "render_orbit2" / "video.mp4").exists()
     assert main(["scene", "make", "fog", "--out", str(tmp_path / "z"), "--res", "1"]) == 2
 
 

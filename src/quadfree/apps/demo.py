@@ -12,7 +12,8 @@ Output layout::
     OUT/runs/{nerf,autoint}/ training runs (checkpoint.pt, history.json, config.json)
     OUT/comparison.png       ground truth vs NeRF vs AutoInt on test views
     OUT/quality_vs_time.png  test PSNR against render seconds per frame
-    OUT/orbit.gif            NeRF | AutoInt orbit, side by side
+    OUT/orbit.mp4, orbit.gif NeRF | AutoInt orbit, side by side (MP4 when imageio-ffmpeg
+                             is installed; the GIF always, for the Markdown report)
     OUT/results.json         every number in the report
     OUT/report.md            the report
 """
@@ -40,7 +41,7 @@ from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
 from quadfree.data.scenes.cameras import orbit_poses
 from quadfree.errors import QuadfreeError
-from quadfree.images import to_uint8, write_video
+from quadfree.images import mp4_available, to_uint8, write_video
 from quadfree.machine import machine_info
 from quadfree.radiance.registry import build_method
 from quadfree.render.image import render_image
@@ -158,7 +159,8 @@ def reuse_note(training: dict[str, dict[str, Any]]) -> str:
 
 def _orbit(methods: dict[str, Any], ref, frames: int, path: Path, progress: bool,
            device: torch.device | str) -> dict[str, float]:
-    """Render an orbit with every method; write one side-by-side GIF; median s/frame."""
+    """Render an orbit with every method; write one side-by-side ``path.gif`` and
+    ``path.mp4`` (MP4 only with imageio-ffmpeg); median s/frame."""
     radius = float(ref.poses[0, :3, 3].norm())
     poses = torch.from_numpy(orbit_poses(frames, 30.0, radius)).float()
     seconds: dict[str, list[float]] = {k: [] for k in methods}
@@ -172,7 +174,9 @@ def _orbit(methods: dict[str, Any], ref, frames: int, path: Path, progress: bool
             tiles.append(to_uint8(out["rgb"]))
         gap = np.full((ref.height, 2, 3), 255, np.uint8)
         video.append(np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1))
-    write_video(path, video, fps=8)
+    write_video(path.with_suffix(".gif"), video, fps=8)
+    if mp4_available():
+        write_video(path.with_suffix(".mp4"), video, fps=8)
     return {k: float(np.median(v)) for k, v in seconds.items()}
 
 
@@ -324,5 +328,6 @@ def render_report(result: dict[str, Any]) -> str:
     ]
     if result.get("orbit_s_per_frame"):
         order = ", ".join(r["label"] for r in result["rows"])
-        lines += [f"Orbit (left to right: {order}):", "", "![orbit](orbit.gif)", ""]
+        lines += [f"Orbit (left to right: {order}):", "", "![orbit](orbit.gif)",
+                  "", "(also as `orbit.mp4`)", ""]
     return "\n".join(lines) + "\n"

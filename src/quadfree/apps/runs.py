@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 
 from quadfree.apps.comparison import compare_methods
 from quadfree.atomic import atomic_dir
-from quadfree.data.blender import BlenderSplit, load_blender
+from quadfree.data.formats import load_views
 from quadfree.data.scenes.cameras import orbit_poses
+from quadfree.data.views import ViewSet
 from quadfree.errors import QuadfreeError
 from quadfree.images import save_png, to_uint8, write_video
 from quadfree.machine import machine_info
@@ -29,9 +30,9 @@ from quadfree.train.checkpoint import load_run
 
 
 def run_split(state: dict[str, Any], split: str = "test", data: str | Path | None = None,
-              max_frames: int | None = None) -> BlenderSplit:
+              max_frames: int | None = None) -> ViewSet:
     """Load ``split`` of the dataset a run was trained on (or of ``data`` if given), with the
-    run's downscale and near/far.
+    run's format, downscale, near/far and NDC setting.
 
     Example:
         >>> run_split({"data": {"path": "/nonexistent", "downscale": 1, "near": 2, "far": 6}})
@@ -40,20 +41,24 @@ def run_split(state: dict[str, Any], split: str = "test", data: str | Path | Non
         quadfree.errors.QuadfreeError: /nonexistent: dataset directory not found
     """
     info = state["data"]
-    return load_blender(data or info["path"], split, downscale=int(info["downscale"]),
-                        near=float(info["near"]), far=float(info["far"]), max_frames=max_frames)
+    near, far = info.get("near"), info.get("far")
+    return load_views(data or info["path"], split, format=None if data else info.get("format"),
+                      downscale=int(info["downscale"]),
+                      near=None if near is None else float(near),
+                      far=None if far is None else float(far), max_frames=max_frames,
+                      ndc=bool(info.get("ndc", True)))
 
 
 def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
                orbit: int | None = None, elevation: float = 30.0, data: str | Path | None = None,
-               video: str = "gif", fps: int = 10, chunk: int = 4096,
+               video: str = "mp4", fps: int = 10, chunk: int = 4096,
                device: torch.device | str = "cpu", progress: bool = True,
                max_frames: int | None = None) -> dict[str, Any]:
     """Render a run's ``split`` views or an ``orbit`` of N frames into ``out``.
 
-    Writes ``out/frame_0000.png`` … and ``out/video.gif`` (or ``.mp4``); ``out`` is built
-    beside its place and replaces it whole at the end (a killed render leaves no partial
-    folder). The orbit uses the
+    Writes ``out/frame_0000.png`` … and ``out/video.mp4`` (``video="gif"``: ``.gif``; MP4
+    falls back to GIF without imageio-ffmpeg); ``out`` is built beside its place and replaces
+    it whole at the end (a killed render leaves no partial folder). The orbit uses the
     test split's intrinsics and camera distance. Returns
     ``{"frames": [...], "video": path, "s_per_frame": float}`` (median seconds per frame).
 
@@ -73,7 +78,9 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
         ref = run_split(state, "test", data, max_frames=1)
         radius = float(ref.poses[0, :3, 3].norm())
         poses = torch.from_numpy(orbit_poses(orbit, elevation, radius)).float()
-        cams = [Camera(ref.height, ref.width, ref.focal, p) for p in poses]
+        base = ref.camera(0)
+        cams = [Camera(ref.height, ref.width, base.focal, p, cx=base.cx, cy=base.cy,
+                       focal_y=base.focal_y, ndc_near=base.ndc_near) for p in poses]
         near, far = ref.near, ref.far
     else:
         views = run_split(state, split or "test", data, max_frames=max_frames)
@@ -88,12 +95,12 @@ def render_run(run: str | Path, out: str | Path, *, split: str | None = "test",
             save_png(tmp / f"frame_{i:04d}.png", frame)
             frames.append(frame)
             files.append(str(out / f"frame_{i:04d}.png"))
-        write_video(tmp / f"video.{video}", frames, fps=fps)
-    return {"frames": files, "video": str(out / f"video.{video}"),
+        written = write_video(tmp / f"video.{video}", frames, fps=fps)
+    return {"frames": files, "video": str(out / written.name),
             "s_per_frame": statistics.median(seconds)}
 
 
-def evaluate_method(method: RadianceMethod, views: BlenderSplit, *, chunk: int = 4096,
+def evaluate_method(method: RadianceMethod, views: ViewSet, *, chunk: int = 4096,
                     device: torch.device | str = "cpu", progress: bool = False,
                     save_dir: str | Path | None = None) -> dict[str, Any]:
     """PSNR and SSIM per image and their means, seconds per frame and network evaluations per
@@ -102,7 +109,7 @@ def evaluate_method(method: RadianceMethod, views: BlenderSplit, *, chunk: int =
     Example:
         >>> from quadfree.radiance.registry import build_method
         >>> m, _ = build_method("nerf", {"width": 8, "depth": 1, "skips": "", "n_fine": 0})
-        >>> v = BlenderSplit(torch.ones(1, 12, 12, 3), torch.eye(4)[None], 12, 12, 12.0,
+        >>> v = ViewSet(torch.ones(1, 12, 12, 3), torch.eye(4)[None], 12, 12, 12.0,
         ...                  2.0, 6.0, 0.9)
         >>> sorted(evaluate_method(m, v))[:3]
         ['evals_per_ray', 'images', 'num_images']

@@ -32,6 +32,7 @@ COMMANDS: list[str] = [
     "tomo",
     "sdf",
     "surface",
+    "view",
 ]
 
 

@@ -13,8 +13,8 @@ OWN_FILES = ("frame_*.png", "video.gif", "video.mp4")   # what render writes int
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("render", help=HELP,
-                            description="Render PNG frames and a video (GIF, or MP4 when "
-                                        "imageio-ffmpeg is installed) from a trained run into "
+                            description="Render PNG frames and a video (MP4 through "
+                                        "imageio-ffmpeg, or GIF) from a trained run into "
                                         "--out (default RUN/render_test, RUN/render_<split> or "
                                         "RUN/render_orbit<N>). The folder appears complete "
                                         "or not at all; an earlier render there is replaced, "
@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a non-empty --out that is not an earlier render")
     parser.add_argument("--data", metavar="DIR", help="dataset (default: the run's)")
-    parser.add_argument("--video", choices=["gif", "mp4"], default="gif", help="video format")
+    parser.add_argument("--video", choices=["mp4", "gif"], default="mp4",
+                        help="video format (default mp4; gif when imageio-ffmpeg is missing)")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--chunk", type=int, default=4096, help="rays per forward pass")
     parser.add_argument("--max-frames", type=int, default=None, help="only the first N views")

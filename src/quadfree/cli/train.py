@@ -6,7 +6,7 @@ import argparse
 
 from quadfree.cli.common import add_runtime_options, apply_threads
 
-HELP = "train a radiance-field method on a Blender-format dataset"
+HELP = "train a radiance-field method on a dataset (Blender, nerfstudio, LLFF)"
 # == sorted(quadfree.radiance.registry.METHODS) (tested)
 METHOD_NAMES = ["autoint", "nerf", "terf"]
 
@@ -18,17 +18,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(atomically, every ckpt_every steps, at the end and on Ctrl-C); "
                     "--resume continues exactly where the run stopped. A new RUN folder "
                     "appears with its first complete checkpoint; an existing non-empty one "
-                    "is refused unless --resume or --overwrite.")
+                    "is refused unless --resume or --overwrite. The dataset format is "
+                    "detected from DIR: transforms_train.json = Blender, transforms.json = "
+                    "nerfstudio / instant-ngp, poses_bounds.npy = LLFF (NDC rays). Several "
+                    "processes: torchrun --nproc_per_node N --no-python quadfree train ... "
+                    "(DDP; gloo on CPU, NCCL on GPU).")
     parser.add_argument("--method", choices=METHOD_NAMES, default=None,
                         help="method to train (default nerf; taken from the run with --resume)")
-    parser.add_argument("--data", metavar="DIR", help="Blender-format dataset directory")
+    parser.add_argument("--data", metavar="DIR", help="dataset directory (format detected)")
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
     parser.add_argument("--downscale", type=int, default=1, metavar="K",
                         help="downscale images by K (area averaging)")
     parser.add_argument("--iters", type=int, default=None, metavar="N",
                         help="total training steps (default from the training config)")
-    parser.add_argument("--near", type=float, default=2.0, help="near bound (default 2)")
-    parser.add_argument("--far", type=float, default=6.0, help="far bound (default 6)")
+    parser.add_argument("--near", type=float, default=None,
+                        help="near bound (default: Blender 2, nerfstudio from the cameras, "
+                             "LLFF from the file)")
+    parser.add_argument("--far", type=float, default=None, help="far bound (default as --near)")
+    parser.add_argument("--no-ndc", dest="ndc", action="store_false",
+                        help="LLFF: metric rays instead of normalized device coordinates")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")
     mode.add_argument("--overwrite", action="store_true",
@@ -65,11 +73,21 @@ def run(args: argparse.Namespace) -> int:
         train_over["tensorboard"] = True
     if not args.resume and not args.data:
         raise QuadfreeError("--data is required (unless --resume)")
-    summary = train_run(method or "", args.data, args.out, method_overrides=method_over,
-                        train_overrides=train_over, downscale=args.downscale, near=args.near,
-                        far=args.far, resume=args.resume, seed=args.seed,
-                        device=resolve_device(args.device), progress=not args.quiet,
-                        overwrite=args.overwrite)
+    from quadfree.train.distributed import init_distributed, shutdown_distributed
+
+    # under torchrun: one process group (gloo on CPU, NCCL on GPU), DDP inside the trainer
+    dist, device = init_distributed(resolve_device(args.device))
+    try:
+        summary = train_run(method or "", args.data, args.out, method_overrides=method_over,
+                            train_overrides=train_over, downscale=args.downscale,
+                            near=args.near, far=args.far, ndc=args.ndc, resume=args.resume,
+                            seed=args.seed, device=device,
+                            progress=not args.quiet and dist.is_main, dist=dist,
+                            overwrite=args.overwrite)
+    finally:
+        shutdown_distributed()
+    if not dist.is_main:
+        return 0
     val = f", val PSNR {summary['val_psnr']:.2f} dB" if "val_psnr" in summary else ""
     print(f"trained {summary['method']} for {summary['step']} steps "
           f"({summary['train_seconds']:.1f} s){val}; run in {summary['out']}")

@@ -11,155 +11,45 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from quadfree.data.views import (
+    ViewSet,
+    check_common,
+    check_pose,
+    downscale_area,
+    downscale_depth,
+    on_white,
+    read_rgba,
+)
 from quadfree.errors import QuadfreeError
 from quadfree.images import to_uint8
 from quadfree.outputs import write_image
-from quadfree.render.rays import Camera, RayBundle, camera_rays, focal_from_fov
-from quadfree.safeio import load_npy, one_line, read_image, read_npy_header, read_text
+from quadfree.render.rays import focal_from_fov
+from quadfree.safeio import load_npy, one_line, read_npy_header, read_text
+
+__all__ = ["BlenderSplit", "SPLITS", "downscale_area", "downscale_depth", "load_blender",
+           "write_blender_split"]
 
 SPLITS = ("train", "val", "test")
 
 
-@dataclass
-class BlenderSplit:
-    """One split of a Blender-format dataset, loaded into memory.
-
-    Attributes:
-        images: ``(N, H, W, 3)`` float32 in [0, 1], composited on white.
-        poses: ``(N, 4, 4)`` float32 camera-to-world (OpenGL).
-        height, width, focal: image size and focal length in pixels (after downscaling).
-        near, far: integration bounds along unit ray directions.
-        camera_angle_x: horizontal field of view in radians.
-        files: image path of every frame.
-        depths: ``(N, H, W)`` float32 ground-truth depth if every frame has one, else None.
-    """
-
-    images: torch.Tensor
-    poses: torch.Tensor
-    height: int
-    width: int
-    focal: float
-    near: float
-    far: float
-    camera_angle_x: float
-    files: list[str] = field(default_factory=list)
-    depths: torch.Tensor | None = None
-    split: str = "train"
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def camera(self, index: int) -> Camera:
-        """The :class:`Camera` of frame ``index``."""
-        return Camera(self.height, self.width, self.focal, self.poses[index])
-
-    def rays(self, index: int) -> RayBundle:
-        """All ``H·W`` rays of frame ``index`` (row-major, like ``images[index]``)."""
-        return camera_rays(self.height, self.width, self.focal, self.poses[index],
-                           self.near, self.far)
-
-    def all_rays(self) -> tuple[RayBundle, torch.Tensor]:
-        """Every ray of the split and its target colour: ``RayBundle (N·H·W)``, ``(N·H·W, 3)``.
-
-        Example:
-            >>> split = BlenderSplit(torch.ones(2, 3, 4, 3), torch.eye(4).repeat(2, 1, 1),
-            ...                      3, 4, 4.0, 2.0, 6.0, 0.9)
-            >>> rays, rgb = split.all_rays()
-            >>> len(rays), rgb.shape
-            (24, torch.Size([24, 3]))
-        """
-        bundles = [self.rays(i) for i in range(len(self))]
-        rays = RayBundle(torch.cat([b.origins for b in bundles]),
-                         torch.cat([b.directions for b in bundles]),
-                         torch.cat([b.near for b in bundles]),
-                         torch.cat([b.far for b in bundles]))
-        return rays, self.images.reshape(-1, 3)
-
-
-def _check_matrix(name: str, m: object) -> np.ndarray:
-    try:
-        arr = np.asarray(m, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise QuadfreeError(f"{name}: transform_matrix is not a 4x4 array of numbers") from None
-    if arr.shape != (4, 4):
-        raise QuadfreeError(f"{name}: transform_matrix has shape {arr.shape}, expected (4, 4)")
-    if not np.isfinite(arr).all():
-        raise QuadfreeError(f"{name}: transform_matrix has non-finite entries (NaN or Inf)")
-    rot = arr[:3, :3]
-    err = np.abs(rot.T @ rot - np.eye(3)).max()
-    if err > 1e-3 or np.linalg.det(rot) < 0 or np.abs(arr[3] - [0, 0, 0, 1]).max() > 1e-6:
-        raise QuadfreeError(f"{name}: transform_matrix is not a rigid transform "
-                            f"(|RᵀR − I| = {err:.2g}, det R = {np.linalg.det(rot):.3g}, "
-                            f"last row {arr[3].tolist()})")
-    return arr
-
-
-def _read_rgba(path: Path) -> np.ndarray:
-    """Read a PNG as float32 ``(H, W, 4)`` in [0, 1] (alpha 1 when absent); at most
-    :data:`quadfree.safeio.MAX_IMAGE_PIXELS` pixels."""
-    img = read_image(path, str(path))
-    if img.dtype == np.uint8:
-        arr = img.astype(np.float32) / 255.0
-    elif img.dtype == np.uint16:
-        arr = img.astype(np.float32) / 65535.0
-    elif np.issubdtype(img.dtype, np.floating):
-        arr = img.astype(np.float32)
-    else:
-        raise QuadfreeError(f"{path}: unsupported pixel type {img.dtype}")
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
-        raise QuadfreeError(f"{path}: expected an RGB or RGBA image, got shape {arr.shape}")
-    if arr.shape[-1] == 3:
-        arr = np.concatenate([arr, np.ones_like(arr[..., :1])], axis=-1)
-    return arr
-
-
-def downscale_area(img: np.ndarray, k: int, name: str = "image") -> np.ndarray:
-    """Downscale ``(H, W, C)`` (or ``(H, W)``) by an integer factor ``k``, averaging k×k blocks.
-
-    Example:
-        >>> downscale_area(np.arange(16.0).reshape(4, 4), 2).tolist()
-        [[2.5, 4.5], [10.5, 12.5]]
-    """
-    if k == 1:
-        return img
-    h, w = img.shape[:2]
-    if h % k or w % k:
-        raise QuadfreeError(f"{name}: downscale {k} does not divide its size {h}x{w}",
-                            param="downscale")
-    return img.reshape(h // k, k, w // k, k, *img.shape[2:]).mean(axis=(1, 3))
-
-
-def downscale_depth(depth: np.ndarray, k: int, name: str = "depth") -> np.ndarray:
-    """Downscale an ``(H, W)`` depth map (0 = background) by ``k``: each block's mean over its
-    surface pixels, 0 where the block has none (a plain mean would pull outline depths toward 0).
-
-    Example:
-        >>> downscale_depth(np.array([[4.0, 0.0], [0.0, 0.0]]), 2).tolist()
-        [[4.0]]
-    """
-    total = downscale_area(depth, k, name) * k * k
-    hits = downscale_area((depth > 0).astype(np.float32), k, name) * k * k
-    return np.where(hits > 0, total / np.maximum(hits, 1), 0.0).astype(np.float32)
+BlenderSplit = ViewSet  # the name before other formats existed
 
 
 def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
-                 near: float = 2.0, far: float = 6.0, max_frames: int | None = None
-                 ) -> BlenderSplit:
+                 near: float | None = 2.0, far: float | None = 6.0,
+                 max_frames: int | None = None) -> ViewSet:
     """Load ``transforms_<split>.json`` and its images from a Blender-format dataset.
 
     Args:
         root: the dataset directory.
         split: ``train``, ``val`` or ``test``.
         downscale: integer factor; images are averaged over k×k blocks, focal divided by k.
-        near, far: integration bounds (Blender scenes: 2 and 6).
+        near, far: integration bounds (None: Blender's 2 and 6).
         max_frames: load only the first frames (quick evaluation).
 
     Raises :class:`QuadfreeError` naming the file for a missing file, malformed JSON,
@@ -173,12 +63,8 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
         torch.Size([1, 4, 4, 3])
     """
     root = Path(root)
-    if downscale < 1:
-        raise QuadfreeError(f"downscale {downscale}: must be a positive integer",
-                            param="downscale")
-    if not (math.isfinite(near) and math.isfinite(far) and 0 <= near < far):
-        raise QuadfreeError(f"near {near}, far {far}: need 0 <= near < far, both finite",
-                            param=("near", "far"))
+    check_common(downscale, near, far, max_frames)
+    near, far = (2.0, 6.0) if near is None else (near, far)
     if split not in SPLITS:
         raise QuadfreeError(f"split {split!r}: choose from {list(SPLITS)}")
     meta_path = root / f"transforms_{split}.json"
@@ -200,8 +86,6 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
     if not isinstance(frames, list) or not frames:
         raise QuadfreeError(f"{meta_path}: 'frames' must be a non-empty list")
     if max_frames is not None:
-        if max_frames < 1:
-            raise QuadfreeError(f"max_frames {max_frames}: must be >= 1", param="max_frames")
         frames = frames[:max_frames]
     images, poses, files, depths = [], [], [], []
     size = None
@@ -210,7 +94,7 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
         if not isinstance(frame, dict) or "file_path" not in frame or \
                 "transform_matrix" not in frame:
             raise QuadfreeError(f"{where}: needs 'file_path' and 'transform_matrix'")
-        poses.append(_check_matrix(where, frame["transform_matrix"]))
+        poses.append(check_pose(where, frame["transform_matrix"]))
         rel = frame["file_path"]
         if not isinstance(rel, str) or not rel or "\0" in rel:
             raise QuadfreeError(f"{where}: 'file_path' must be a non-empty string")
@@ -219,13 +103,13 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
             path = root / (rel + ".png")
         if not path.is_file():
             raise QuadfreeError(f"{path}: image file missing (from {meta_path} frame {idx})")
-        rgba = _read_rgba(path)
+        rgba = read_rgba(path)
         if size is None:
             size = rgba.shape[:2]
         elif rgba.shape[:2] != size:
             raise QuadfreeError(f"{path}: image size {rgba.shape[1]}x{rgba.shape[0]} differs "
                                 f"from the first frame's {size[1]}x{size[0]}")
-        rgb = rgba[..., :3] * rgba[..., 3:] + (1.0 - rgba[..., 3:])
+        rgb = on_white(rgba)
         images.append(downscale_area(rgb, downscale, str(path)))
         files.append(str(path))
         dpath = path.with_name(path.stem + "_depth.npy")
@@ -238,7 +122,7 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
     h, w = images[0].shape[:2]
     width_full = size[1]
     focal = focal_from_fov(width_full, float(angle)) / downscale
-    return BlenderSplit(
+    return ViewSet(
         images=torch.from_numpy(np.stack(images).astype(np.float32)),
         poses=torch.from_numpy(np.stack(poses).astype(np.float32)),
         height=h, width=w, focal=focal, near=float(near), far=float(far),

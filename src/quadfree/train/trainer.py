@@ -8,6 +8,7 @@ progress bar, TensorBoard and Ctrl-C handling live in :mod:`quadfree.train.hooks
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -24,7 +25,8 @@ import torch
 
 from quadfree.atomic import write_text
 from quadfree.config import apply_overrides, to_dict
-from quadfree.data.blender import BlenderSplit, load_blender
+from quadfree.data.formats import detect_format, has_split, load_views
+from quadfree.data.views import ViewSet
 from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
 from quadfree.metrics import psnr as psnr_metric
@@ -41,6 +43,7 @@ from quadfree.render.image import render_image
 from quadfree.seeding import seed_everything
 from quadfree.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from quadfree.train.config import TrainConfig
+from quadfree.train.distributed import DistContext, any_rank, barrier, reduce_step
 from quadfree.train.hooks import ProgressBar, StopOnSigint, TensorBoard
 
 
@@ -70,8 +73,21 @@ def _set_rng_state(gen: torch.Generator, state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class _RaysModule(torch.nn.Module):
+    """The method's training path as a ``forward`` over plain tensors, for
+    :class:`~torch.nn.parallel.DistributedDataParallel` (which hooks ``forward``)."""
+
+    def __init__(self, method: RadianceMethod) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, origins: torch.Tensor, directions: torch.Tensor, near: torch.Tensor,
+                far: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.method.render_rays(RayBundle(origins, directions, near, far), training=True)
+
+
 class Trainer:
-    """Train one radiance method on one Blender-format split.
+    """Train one radiance method on one training split (any dataset format).
 
     Args:
         method: the model (any :class:`RadianceMethod`).
@@ -79,15 +95,19 @@ class Trainer:
         train_data: training split; val_data: validation split or None.
         config: :class:`TrainConfig`.
         out_dir: run directory (``checkpoint.pt``, ``config.json``, ``history.json``).
-        data_info: dataset description saved with the run (path, downscale, near, far).
+        data_info: dataset description saved with the run (path, format, downscale, near,
+            far, ndc).
         device: torch device; seed: seeds every RNG at the start of a fresh run.
         progress: show a tqdm bar.
         on_step: optional callback ``(trainer, step)`` after each finished step (tests, hooks).
+        dist: the process group context (:mod:`quadfree.train.distributed`); with more than
+            one rank the method is wrapped in DistributedDataParallel, rays are sharded by
+            rank and only rank 0 validates and writes files.
 
     Example (a 2-step run on a 3-image toy dataset; ``fit`` returns a summary):
         >>> import tempfile
         >>> from quadfree.radiance.registry import build_method
-        >>> data = BlenderSplit(torch.rand(3, 4, 4, 3), torch.eye(4).repeat(3, 1, 1),
+        >>> data = ViewSet(torch.rand(3, 4, 4, 3), torch.eye(4).repeat(3, 1, 1),
         ...                     4, 4, 4.0, 2.0, 6.0, 0.9)
         >>> m, cfg = build_method("nerf", {"width": 8, "depth": 1, "skips": "", "n_fine": 0})
         >>> t = Trainer(m, "nerf", cfg, data, None, TrainConfig(iters=2, batch_rays=8),
@@ -97,10 +117,11 @@ class Trainer:
     """
 
     def __init__(self, method: RadianceMethod, method_name: str, method_config: Any,
-                 train_data: BlenderSplit, val_data: BlenderSplit | None, config: TrainConfig,
+                 train_data: ViewSet, val_data: ViewSet | None, config: TrainConfig,
                  out_dir: str | Path, data_info: dict[str, Any], *,
                  device: torch.device | str = "cpu", seed: int = 0, progress: bool = True,
-                 on_step: Callable[[Trainer, int], None] | None = None) -> None:
+                 on_step: Callable[[Trainer, int], None] | None = None,
+                 dist: DistContext | None = None) -> None:
         if config.iters < 0 or config.batch_rays < 1:
             raise QuadfreeError(f"iters {config.iters} / batch_rays {config.batch_rays}: "
                                 "need iters >= 0 and batch_rays >= 1")
@@ -115,6 +136,7 @@ class Trainer:
         self.train_data, self.val_data = train_data, val_data
         self.config, self.out_dir, self.data_info = config, Path(out_dir), data_info
         self.progress, self.on_step, self.seed = progress, on_step, seed
+        self.dist = dist or DistContext()
         if not config.lr_decay_steps:
             self.config = apply_overrides(config, {"lr_decay_steps": max(config.iters, 1)})
         self.gen = seed_everything(seed)
@@ -123,8 +145,21 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.train_seconds = 0.0
         rays, rgb = train_data.all_rays()
-        self.rays, self.target = rays.to(self.device), rgb.to(self.device)
+        rank, world = self.dist.rank, self.dist.world_size
+        if len(rays) < world:
+            raise QuadfreeError(f"train_data: {len(rays)} rays cannot be shared by {world} "
+                                "processes")
+        # this rank's shard: every world-th ray, starting at its rank
+        self.rays, self.target = rays[rank::world].to(self.device), rgb[rank::world].to(self.device)
+        self.rank_batch = -(-config.batch_rays // world)
         self.precrop_index = self._precrop_index()
+        self.ddp = None
+        if self.dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp = DistributedDataParallel(
+                _RaysModule(self.method), find_unused_parameters=True,
+                device_ids=[self.device] if self.device.type == "cuda" else None)
         self._last: dict[str, float] = {}
         self.publish_to: Path | None = None     # see save()
 
@@ -137,7 +172,9 @@ class Trainer:
         cols = torch.arange(d.width // 2 - dw, d.width // 2 + max(dw, 1))
         pix = (rows[:, None] * d.width + cols[None, :]).reshape(-1)
         per = d.height * d.width
-        return (torch.arange(len(d))[:, None] * per + pix[None, :]).reshape(-1)
+        index = (torch.arange(len(d))[:, None] * per + pix[None, :]).reshape(-1)
+        rank, world = self.dist.rank, self.dist.world_size
+        return index[index % world == rank] // world     # positions in this rank's shard
 
     # -- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -160,8 +197,11 @@ class Trainer:
         self.train_seconds = float(state.get("train_seconds", 0.0))
 
     def save(self) -> None:
-        """Write ``checkpoint.pt`` and ``history.json`` atomically; a run built in a staging
-        folder (``publish_to`` set) moves to its place with its first complete checkpoint."""
+        """Write ``checkpoint.pt`` and ``history.json`` atomically (rank 0 only); a run built
+        in a staging folder (``publish_to`` set) moves to its place with its first complete
+        checkpoint."""
+        if not self.dist.is_main:
+            return
         save_checkpoint(self.out_dir / CHECKPOINT_NAME, self.state_dict())
         write_text(self.out_dir / "history.json", json.dumps(self.history, indent=1) + "\n")
         if self.publish_to is not None:
@@ -170,22 +210,31 @@ class Trainer:
     # -- one step --------------------------------------------------------------------------
     def _batch(self) -> tuple[RayBundle, torch.Tensor]:
         if self.precrop_index is not None and self.step < self.config.precrop_iters:
-            pick = torch.randint(0, len(self.precrop_index), (self.config.batch_rays,),
+            pick = torch.randint(0, len(self.precrop_index), (self.rank_batch,),
                                  generator=self.gen)
             idx = self.precrop_index[pick]
         else:
-            idx = torch.randint(0, len(self.rays), (self.config.batch_rays,), generator=self.gen)
+            idx = torch.randint(0, len(self.rays), (self.rank_batch,), generator=self.gen)
         idx = idx.to(self.device)
         return self.rays[idx], self.target[idx]
 
     def train_step(self) -> tuple[float, float]:
-        """One optimisation step; returns ``(loss, psnr of the main rgb output)``."""
+        """One optimisation step; returns ``(loss, psnr of the main rgb output)`` (this
+        rank's; :meth:`fit` averages them over the ranks)."""
+        loss, mse = self._step()
+        return loss, _mse_to_psnr(mse)
+
+    def _step(self) -> tuple[float, float]:
+        """One optimisation step; ``(loss, mse of the main rgb output)``."""
         lr = self.config.lr_at(self.step, self.train_seconds)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         rays, target = self._batch()
         self.method.train()
-        out = self.method.render_rays(rays, training=True)
+        if self.ddp is not None:
+            out = self.ddp(rays.origins, rays.directions, rays.near, rays.far)
+        else:
+            out = self.method.render_rays(rays, training=True)
         loss = self.method.loss(out, target)
         if not torch.isfinite(loss):
             raise QuadfreeError(f"training diverged at step {self.step}: loss is {loss.item()} "
@@ -196,12 +245,12 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.method.parameters(), self.config.grad_clip)
         self.optimizer.step()
         mse = float(((out["rgb"].detach() - target) ** 2).mean())
-        return float(loss.detach()), _mse_to_psnr(mse)
+        return float(loss.detach()), mse
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Render the first ``val_views`` validation images; mean PSNR and seconds/frame."""
-        if self.val_data is None or self.config.val_views <= 0:
+        if self.val_data is None or self.config.val_views <= 0 or not self.dist.is_main:
             return {}
         values, seconds = [], []
         for i in range(min(self.config.val_views, len(self.val_data))):
@@ -223,32 +272,39 @@ class Trainer:
         self._write_config()
         cfg = self.config
         self._last = {}
-        with ProgressBar(cfg.iters, self.step, f"train {self.method_name}", self.progress) as bar, \
-                TensorBoard(cfg.tensorboard, self.out_dir / "tensorboard") as tb, \
+        show = self.progress and self.dist.is_main
+        board = cfg.tensorboard and self.dist.is_main       # rank 0 alone writes files
+        with ProgressBar(cfg.iters, self.step, f"train {self.method_name}", show) as bar, \
+                TensorBoard(board, self.out_dir / "tensorboard") as tb, \
                 StopOnSigint() as stop:
             while self.step < cfg.iters:
                 if cfg.max_seconds and self.train_seconds >= cfg.max_seconds:
                     self._stop_on_budget()
                     break
                 start = time.perf_counter()
-                loss, train_psnr = self.train_step()
+                loss, mse = self._step()
                 elapsed = time.perf_counter() - start
+                loss, mse, elapsed = reduce_step(self.dist, loss, mse, elapsed, self.device)
+                train_psnr = _mse_to_psnr(mse)
                 self.train_seconds += elapsed
                 self.step += 1
                 bar.step(loss, train_psnr, cfg.batch_rays / max(elapsed, 1e-9))
                 self._log_step(loss, train_psnr, tb, bar)
                 if self.on_step is not None:
                     self.on_step(self, self.step)
-                if stop.requested:
+                if any_rank(self.dist, stop.requested, self.device):
                     self.save()
                     raise KeyboardInterrupt(f"checkpoint saved at step {self.step} in "
                                             f"{self.out_dir}; resume to continue")
                 self._maybe_save()
         if cfg.iters == 0 or self.step == 0:
             self.save()
+        barrier(self.dist)           # rank 0's files are complete when any rank returns
         return {**self._last, "step": self.step, "train_seconds": self.train_seconds}
 
     def _write_config(self) -> None:
+        if not self.dist.is_main:
+            return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         write_text(self.out_dir / "config.json", json.dumps(
             {"method": self.method_name, "method_config": to_dict(self.method_config),
@@ -284,7 +340,9 @@ class Trainer:
             if "val_psnr" in self._last:
                 bar.note(f"step {self.step}: val PSNR {self._last['val_psnr']:.2f} dB")
             self.history.append(record)
-            write_text(self.out_dir / "history.json", json.dumps(self.history, indent=1) + "\n")
+            if self.dist.is_main:
+                write_text(self.out_dir / "history.json",
+                           json.dumps(self.history, indent=1) + "\n")
         elif self.step % 50 == 0 or self.step == 1:
             self.history.append(record)
 
@@ -297,12 +355,14 @@ class Trainer:
 def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
               method_overrides: dict[str, Any] | None = None,
               train_overrides: dict[str, Any] | None = None, downscale: int = 1,
-              near: float = 2.0, far: float = 6.0, resume: bool = False, seed: int = 0,
+              near: float | None = None, far: float | None = None, ndc: bool = True,
+              resume: bool = False, seed: int = 0,
               device: torch.device | str = "cpu", progress: bool = True,
               on_step: Callable[[Trainer, int], None] | None = None,
-              overwrite: bool = False) -> dict[str, Any]:
+              overwrite: bool = False, dist: DistContext | None = None) -> dict[str, Any]:
     """Load data, build (or restore) the method and train it: the library behind
-    ``quadfree train``.
+    ``quadfree train`` (also under ``torchrun``: pass the :class:`DistContext` of
+    :func:`quadfree.train.distributed.init_distributed`).
 
     With ``resume`` the run directory's checkpoint supplies method, configs, data options,
     weights, optimizer and RNG states; only training options (``train_overrides``, e.g.
@@ -311,7 +371,11 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
     A new run is refused if ``out_dir`` exists and is not empty (unless ``overwrite``); it is
     built in a hidden folder beside ``out_dir`` and appears there only with its first complete
     checkpoint (an existing folder is replaced then). A lock beside ``out_dir`` refuses a second
-    process training into the same place.
+    process training into the same place. Under DDP only rank 0 checks, locks, stages and
+    publishes ``out_dir`` (the other ranks never write).
+
+    The dataset format is detected (:func:`quadfree.data.formats.detect_format`); near/far
+    None take the format's defaults; ``ndc`` applies to LLFF data.
 
     Example:
         >>> train_run("nerf", "/no/such/dir", "/tmp/x", progress=False)
@@ -334,11 +398,13 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
         train_overrides = {**state["train_config"], **(train_overrides or {})}
         info = state["data"]
         data_dir, downscale, near, far = info["path"], info["downscale"], info["near"], info["far"]
+        ndc = bool(info.get("ndc", True))
         seed = int(state.get("seed", seed))
     elif (out_dir / CHECKPOINT_NAME).exists() and not overwrite:
         raise QuadfreeError(f"out {out_dir}: already holds a run; resume it, overwrite it or "
                             "choose another directory", param=("out", "resume", "overwrite"))
-    if not resume:
+    is_main = dist is None or dist.is_main
+    if not resume and is_main:
         prepare_output_dir(out_dir, "out", overwrite=overwrite,
                            hint="overwrite (or resume to continue a run)",
                            hint_params=("overwrite", "resume"))
@@ -346,26 +412,24 @@ def train_run(method_name: str, data_dir: str | Path, out_dir: str | Path, *,
     build_method(method_name, method_overrides)             # validates the method's config
     config = apply_overrides(TrainConfig(), train_overrides)
     check_train_config(config)
-    train_data = load_blender(data_dir, "train", downscale=downscale, near=near, far=far)
-    try:
-        val_data = load_blender(data_dir, "val", downscale=downscale, near=near, far=far)
-    except QuadfreeError:
-        if Path(data_dir, "transforms_val.json").exists():
-            raise
-        val_data = None
-    with output_lock(out_dir, "out"):
+    fmt = detect_format(data_dir)
+    options = {"format": fmt, "downscale": downscale, "near": near, "far": far, "ndc": ndc}
+    train_data = load_views(data_dir, "train", **options)
+    val_data = load_views(data_dir, "val", **options) if has_split(data_dir, "val", fmt) \
+        else None
+    # rank 0 alone owns the output folder: lock, staging folder, publishing
+    with output_lock(out_dir, "out") if is_main else contextlib.nullcontext():
         staging = None
-        if not resume:
+        if not resume and is_main:
             remove_stale_staging(out_dir)
             staging = staging_dir(out_dir)
         try:
             seed_everything(seed)  # same initial weights for the same seed
             method, method_config = build_method(method_name, method_overrides)
-            data_info = {"path": str(Path(data_dir).resolve()), "downscale": downscale,
-                         "near": near, "far": far}
+            data_info = {"path": str(Path(data_dir).resolve()), **options}
             trainer = Trainer(method, method_name, method_config, train_data, val_data, config,
                               staging or out_dir, data_info, device=device, seed=seed,
-                              progress=progress, on_step=on_step)
+                              progress=progress, on_step=on_step, dist=dist)
             if staging is not None:
                 trainer.publish_to = out_dir
             if state is not None:
