@@ -196,11 +196,14 @@ def torch_load(path: str | os.PathLike, name: str, map_location: Any = "cpu") ->
     except pickle.UnpicklingError as exc:
         first = str(exc).split("\n")
         what = next((line.strip() for line in first if "GLOBAL" in line or "global" in line),
-                    first[0])
+                    None)
+        if what is None:        # not a pickle of objects at all: a corrupt or foreign file
+            raise QuadfreeError(one_line(f"{name}: unreadable (not a readable checkpoint: "
+                                         f"{first[-1].strip() or first[0]})")) from None
         raise QuadfreeError(one_line(
             f"{name}: refused to load: it holds objects other than tensors and plain data "
             f"({what}); quadfree never unpickles code from a file. If you made this file "
             "yourself with an old version, retrain or re-save it with plain tensors")) from None
     except Exception as exc:  # torch raises several types for corrupt files
-        raise QuadfreeError(one_line(f"{name}: not a readable checkpoint "
-                                     f"({type(exc).__name__}: {exc})")) from None
+        raise QuadfreeError(one_line(f"{name}: unreadable (not a readable checkpoint: "
+                                     f"{type(exc).__name__}: {exc})")) from None

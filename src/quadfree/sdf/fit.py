@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from quadfree.atomic import atomic_path
 from quadfree.errors import QuadfreeError
+from quadfree.safeio import torch_load
 from quadfree.sdf.models import MLPSDF, TaylorSDF, build_model
 from quadfree.sdf.samples import Samples
 
@@ -109,10 +110,7 @@ def load_state(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise QuadfreeError(f"checkpoint {path}: not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt files
-        raise QuadfreeError(f"checkpoint {path}: unreadable ({type(exc).__name__})") from None
+    state = torch_load(path, f"checkpoint {path}")
     keys = ("model_config", "model", "optimizer", "epoch", "elapsed", "history", "fit")
     if not isinstance(state, dict) or any(k not in state for k in keys):
         raise QuadfreeError(f"checkpoint {path}: not an sdf checkpoint")

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from quadfree.atomic import atomic_path
 from quadfree.errors import QuadfreeError
+from quadfree.safeio import torch_load
 from quadfree.surface.data import DepthViews, Frame
 from quadfree.surface.models import MLPDepth, TaylorDepth, build_model, domain_interval
 
@@ -155,10 +156,9 @@ def load_state(path: str | Path) -> dict:
     if not path.is_file():
         raise QuadfreeError(f"checkpoint {path}: not found", param="checkpoint")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt files
-        raise QuadfreeError(f"checkpoint {path}: unreadable ({type(exc).__name__})",
-                            param="checkpoint") from None
+        state = torch_load(path, f"checkpoint {path}")
+    except QuadfreeError as exc:
+        raise QuadfreeError(str(exc), param="checkpoint") from None
     if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
         raise QuadfreeError(f"checkpoint {path}: not a surface checkpoint", param="checkpoint")
     return state
