@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # On a machine with a CUDA GPU: the CUDA tests plus a short `bench taylor` (< 8 min);
-# writes gpu_check/taylor_gpu.json. DEVICE=cpu runs the same script on the CPU (a dry run).
+# writes gpu_check/taylor_cuda_1e5.json and taylor_cuda_1e6.json. DEVICE=cpu runs the same script on the CPU (a dry run).
 gpu-check: $(STAMP)
 	DEVICE=$(or $(DEVICE),cuda) bash scripts/gpu_check.sh
 
