@@ -260,7 +260,7 @@ def run_benchmark(opts: SdfBenchOptions) -> dict:
         quadfree.errors.QuadfreeError: shapes: empty list
     """
     args = replace(opts, **QUICK) if opts.quick else opts
-    for name in ("shapes", "levels", "layer_sizes"):
+    for name in ("shapes", "levels"):          # layer_sizes may be empty: no layer timing
         if not getattr(args, name):
             raise QuadfreeError(f"{name}: empty list", param=name)
     for shape in args.shapes:
@@ -269,7 +269,7 @@ def run_benchmark(opts: SdfBenchOptions) -> dict:
                                 f"{', '.join(SHAPE_NAMES)}", param="shapes")
     for name in ("layer_sizes", "baseline_targets", "repeats"):
         values = getattr(args, name)
-        if min(values if isinstance(values, tuple) else (values,)) < 1:
+        if min(values if isinstance(values, tuple) else (values,), default=1) < 1:
             raise QuadfreeError(f"{name} {values}: must be at least 1", param=name)
     args.config("mlp")                                  # checks the model settings first
     device = torch.device(args.device)
