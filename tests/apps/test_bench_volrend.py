@@ -18,6 +18,18 @@ def test_bad_options_are_user_errors_naming_flags(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_view_dependent_flag_reaches_the_options():
+    import argparse
+
+    from quadfree.cli.bench_volrend import add_arguments, options
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    ns = p.parse_args(["--terf-view-dependent", "--quick"])
+    ns.device, ns.seed, ns.quiet, ns.json = "cpu", 0, True, None
+    o = options(ns)
+    assert o.view_dependent and o.quick
+
+
 @pytest.fixture(scope="module")
 def tiny_scene(tmp_path_factory):
     out = tmp_path_factory.mktemp("scene") / "objects"
@@ -29,12 +41,15 @@ def tiny_scene(tmp_path_factory):
 def test_tiny_run_reports_every_row(tiny_scene):
     res = run_benchmark(VolrendBenchOptions(
         data=tiny_scene, res=16, iters=2, eval_views=3, timing_steps=1, progress=False,
-        nonneg=("relu", "weights"), train_set={"batch_rays": 64},
+        nonneg=("relu", "weights"), view_dependent=True, train_set={"batch_rays": 64},
         autoint_set={"hidden": 16, "depth": 2},
         terf_set={"levels": 2, "grid": 8}))
     rows = res["rows"]
-    assert [r["method"] for r in rows] == ["nerf", "autoint", "terf", "terf"]
-    assert [r["nonneg"] for r in rows[2:]] == ["relu", "weights"]
+    assert [r["method"] for r in rows] == ["nerf", "autoint", "terf", "terf", "terf"]
+    assert [r["nonneg"] for r in rows[2:]] == ["relu", "weights", "relu"]
+    assert [r["view_dependent"] for r in rows[2:]] == [False, False, True]
+    assert rows[4]["label"] == "TeRF view-dep." and rows[4]["config"]["view_dependent"]
+    assert rows[4]["work"]["network_evals_per_ray"] == 1
     for r in rows:
         assert r["forward_s"] > 0 and r["backward_s"] > 0
         assert "density_cv_median" in r["view_consistency"]

@@ -85,6 +85,59 @@ def test_work_counts_and_no_network_evaluations():
         w["density_cells_per_ray"] + 3 * w["coloured_cells_per_ray"], abs=0.02)
 
 
+def test_view_dependence_off_is_todays_model_and_starts_lambertian():
+    plain, _ = _model()
+    assert plain.view_net is None and plain.color_bias(torch.ones(2, 3)) is None
+    assert not any(k.startswith("view_net") for k in plain.state_dict())
+    view, _ = _model(view_dependent=True)
+    view.load_state_dict(plain.state_dict(), strict=False)     # same field, untrained β(d)
+    rays = _rays(48)
+    with torch.no_grad():
+        a, b = plain.render_rays(rays, training=False), view.render_rays(rays, training=False)
+    for key in ("rgb", "acc", "depth"):
+        assert torch.equal(a[key], b[key]), key
+    assert view.evals_per_ray() == 1 and view.work()["network_evals_per_ray"] == 1
+
+
+def test_view_network_gradient_matches_finite_differences():
+    """∂loss/∂(direction network) through the expansion backward (float64, tiny model) vs
+    central differences of the rendered loss, relative error < 1e-5."""
+    torch.manual_seed(0)
+    m, _ = build_method("terf", {"levels": 1, "grid": 5, "order": 3, "view_dependent": True,
+                                 "view_width": 4})
+    m = m.double()
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        m.w_density.copy_(torch.rand(m.w_density.shape, generator=g, dtype=torch.float64) * .01)
+        m.w_color.copy_(torch.randn(m.w_color.shape, generator=g, dtype=torch.float64) * 0.3)
+        for prm in m.view_net.parameters():
+            prm.copy_(torch.randn(prm.shape, generator=g, dtype=torch.float64))
+    r = _rays(12, seed=4)
+    rays = RayBundle(*(t.double() for t in (r.origins, r.directions, r.near, r.far)))
+    target = torch.rand(12, 3, generator=g, dtype=torch.float64)
+
+    def loss(training: bool) -> torch.Tensor:
+        out = m.render_rays(rays, training=training)
+        return ((out["rgb"] - target) ** 2).sum()
+
+    params = list(m.view_net.parameters())
+    grads = torch.autograd.grad(loss(True), params)
+    assert sum(float(gr.abs().sum()) for gr in grads) > 1e-3
+    eps = 1e-6
+    for prm, gr in zip(params, grads):
+        flat, fd = prm.data.view(-1), torch.zeros(prm.numel(), dtype=torch.float64)
+        for i in range(prm.numel()):
+            keep = float(flat[i])
+            with torch.no_grad():
+                flat[i] = keep + eps
+                up = float(loss(False))
+                flat[i] = keep - eps
+                down = float(loss(False))
+                flat[i] = keep
+            fd[i] = (up - down) / (2 * eps)
+        assert float((gr.reshape(-1) - fd).norm()) <= 1e-5 * max(float(fd.norm()), 1e-8)
+
+
 def test_bad_config_is_a_user_error():
     with pytest.raises(QuadfreeError, match="nonneg"):
         build_method("terf", {"nonneg": "abs"})

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nonneg", default="relu,weights",
                         help="TeRF non-negativity modes, one row each: relu (max(f, 0)), "
                              "softplus, weights (published relu on w); default relu,weights")
+    parser.add_argument("--terf-view-dependent", action="store_true",
+                        help="add a TeRF row with view-dependent colour (a small network of "
+                             "the view direction shifting the colour logits)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training-config override for every model (repeatable)")
     parser.add_argument("--autoint-set", action="append", default=[], metavar="KEY=VALUE",
@@ -45,8 +48,8 @@ def options(args: argparse.Namespace):
         >>> p = argparse.ArgumentParser(); add_arguments(p)
         >>> ns = p.parse_args(["--nonneg", "relu", "--terf-set", "grid=16"])
         >>> ns.device, ns.seed, ns.quiet, ns.json = "cpu", 0, True, None
-        >>> o = options(ns); o.nonneg, o.terf_set
-        (('relu',), {'grid': 16})
+        >>> o = options(ns); o.nonneg, o.terf_set, o.view_dependent
+        (('relu',), {'grid': 16}, False)
     """
     from quadfree.apps.bench.volrend import VolrendBenchOptions
     from quadfree.cli.common import typed_settings
@@ -58,6 +61,7 @@ def options(args: argparse.Namespace):
         scene=args.scene, res=args.res, data=Path(args.data) if args.data else None,
         minutes=args.minutes, iters=args.iters, sections=args.sections,
         nonneg=tuple(s.strip() for s in str(args.nonneg).split(",") if s.strip()),
+        view_dependent=bool(args.terf_view_dependent),
         train_set=typed_overrides(TrainConfig(), parse_assignments(args.set)),
         autoint_set=typed_settings("autoint", args.autoint_set),
         terf_set=typed_settings("terf", args.terf_set),

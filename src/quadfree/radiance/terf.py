@@ -10,7 +10,16 @@ spacings and κ = 1/((2π)^{3/2} width³), so a uniform weight u gives f ≈ u. 
 * density ``σ(x) = g(density_scale · f₀(x))`` with ``nonneg`` choosing g and the constraint:
   ``"relu"`` (default) max(f, 0) with free weights (the paper's future work, §6.4.1),
   ``"softplus"`` a sharp softplus(β f)/β, or ``"weights"`` the published relu on w⁽¹⁾ with σ = f;
-* colour ``c(x) = sigmoid(f_{1..3}(x))``, white background.
+* colour ``c(x) = sigmoid(f_{1..3}(x))``, white background;
+* optional view-dependent colour (``view_dependent``, paper §6.4.2): a small MLP of the unit
+  view direction d, ``3 → view_width → 3``, gives a per-ray shift β(d) of the colour logits,
+  ``c(x, d) = sigmoid(f_{1..3}(x) + β(d))``. The paper proposes a network producing all of
+  w⁽²⁾ from d (one colour expansion per direction); β(d) is its spatially uniform special
+  case — the same as adding one direction-dependent amount to every colour weight, since a
+  uniform weight u gives f ≈ u — so it needs no extra expansion, and its gradient is the sum
+  of the colour weights the expansion backward already forms (``color_bias`` of
+  :func:`~quadfree.taylor.volume.volume_render_layer`). Its last layer starts at zero, so an
+  untrained view network renders exactly what the Lambertian model renders.
 
 Scene coordinates are mapped into the expansion's domain by ``x / bound`` (the objects scene
 fits in the ball of radius 1.3; ``bound = 1.5``); the ray parameter t stays in scene units
@@ -63,6 +72,8 @@ class Config:
             per step; the scales set how fast densities and colours can change).
         bound: scene coordinates are divided by this to land in (−1, 1)³.
         t_min: early termination once transmittance falls below this.
+        view_dependent: add the view-direction colour network (off: Lambertian, as published).
+        view_width: hidden width of that network.
     """
 
     levels: int = 3
@@ -80,6 +91,8 @@ class Config:
     color_scale: float = 10.0
     bound: float = 1.5
     t_min: float = 1e-4
+    view_dependent: bool = False
+    view_width: int = 16
 
 
 class TeRF(RadianceMethod):
@@ -120,6 +133,15 @@ class TeRF(RadianceMethod):
         self.offsets = nn.Parameter(torch.zeros(1, n, 3)) if c.learn_sources else None
         self.w_density = nn.Parameter(torch.full((1, 1, n), float(c.density_init)))
         self.w_color = nn.Parameter(0.01 * torch.randn(1, 3, n, generator=gen))
+        self.view_net: nn.Module | None = None
+        if c.view_dependent:
+            if c.view_width < 1:
+                raise QuadfreeError(f"view_width={c.view_width}: must be >= 1",
+                                    param="view_width")
+            last = nn.Linear(c.view_width, 3)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.view_net = nn.Sequential(nn.Linear(3, c.view_width), nn.ReLU(), last)
         self._cache: tuple | None = None
         self._stats = {"rays": 0, "segments": 0, "density_segments": 0, "active_segments": 0}
 
@@ -160,16 +182,27 @@ class TeRF(RadianceMethod):
                     background=1.0, beta=c.beta, t_min=c.t_min)
 
     # ----------------------------------------------------------------- rendering
+    def color_bias(self, directions: torch.Tensor) -> torch.Tensor | None:
+        """Per-ray colour-logit shift β(d) ``(R, 3)`` from directions ``(R, 3)``; ``None``
+        when the model is Lambertian (``view_dependent`` off)."""
+        if self.view_net is None:
+            return None
+        d = nn.functional.normalize(directions, dim=-1)
+        return self.view_net(d.to(self.w_color.dtype))
+
     def render_rays(self, rays: RayBundle, *, training: bool) -> dict[str, torch.Tensor]:
         b = self.config.bound
         o, r = rays.origins / b, rays.directions / b
         near, far = rays.near[None], rays.far[None]
         if torch.is_grad_enabled() and training:
             out = volume_render_layer(self.transform, self.sources(), self.weights(), o, r,
-                                      near, far, **self._options())
+                                      near, far, color_bias=self.color_bias(rays.directions),
+                                      **self._options())
             rgb, acc, depth = out["rgb"], out["acc"], out["depth"]
         else:
+            bias = self.color_bias(rays.directions)
             res = volume_render(self.expansion(), o.detach(), r.detach(), near, far,
+                                color_bias=None if bias is None else bias.detach(),
                                 **self._options())
             rgb, acc, depth = res.rgb, res.acc, res.depth
             self._stats = {"rays": int(o.shape[0]), "segments": res.segments,
@@ -195,8 +228,9 @@ class TeRF(RadianceMethod):
         return torch.where(inside, sigma, torch.zeros_like(sigma))
 
     def evals_per_ray(self) -> int:
-        """0: TeRF evaluates no network (see :meth:`work` for what it does instead)."""
-        return 0
+        """0: TeRF evaluates no network of position (see :meth:`work`); 1 with
+        ``view_dependent`` (the tiny direction network, once per ray)."""
+        return 0 if self.view_net is None else 1
 
     def work(self) -> dict[str, float | int]:
         """Honest work counts: expansions per training step (forward + backward) and per
@@ -209,7 +243,7 @@ class TeRF(RadianceMethod):
         rays = max(s["rays"], 1)
         seg, dens, act = (s["segments"] / rays, s["density_segments"] / rays,
                           s["active_segments"] / rays)
-        return {"network_evals_per_ray": 0, "expansions_per_step": 2,
+        return {"network_evals_per_ray": self.evals_per_ray(), "expansions_per_step": 2,
                 "expansions_per_frame": 1, "sources": int(self.p0.shape[1]),
                 "levels": self.config.levels, "order": self.config.order,
                 "cells_per_ray": round(seg, 2), "density_cells_per_ray": round(dens, 2),

@@ -26,6 +26,12 @@ the colour polynomials (three channels) only for segments entered with transmitt
 ``t_min``. Segments behind that point are dropped entirely (neither density nor colour), so
 the forward is one well-defined function and the colour lost is at most ``t_min``.
 
+View dependence (optional, paper §6.4.2 in its cheapest form): ``color_bias`` ``(B, R, 3)``
+is added to every colour logit along ray (b, r), ``c = s(f_{1..3}(x) + β_r)``. It is the same
+as shifting all colour weights w⁽²⁾ by one direction-dependent amount (a uniform weight u
+gives f ≈ u), so no colour expansion per direction is needed; its gradient is the sum over
+the ray's nodes of the case-1 colour weights ``∂L/∂c_k ⊙ s′`` the backward inserts anyway.
+
 Backward (paper §6.2.2, cases 1, 2a, 2b and the background term) through expansions: with
 ``a_k = σ_k δ_k``, weights ``w_k = T_k(1 − e^{−a_k})`` and ``v_k = ⟨ȳ_rgb, c_k⟩ + ȳ_depth t_k +
 ȳ_acc``,
@@ -124,9 +130,10 @@ class VolumeNodes(NamedTuple):
 
     Attributes (nodes of the active segments, row-major over (batch, ray, segment, node)):
         batch: ``(M,)`` batch index; x: ``(M, d)`` positions in [−1, 1]^d.
-        mask: ``(B, R, S, J)`` bool, where the nodes sit in the dense per-ray layout.
+        mask: ``(B, R, S′, J)`` bool, where the nodes sit in the compact per-ray layout (each
+    ray's read segments in order, padded to S′).
         dsig: ``(M,)`` ``δ_k · g′(f₀)``; dcol: ``(M, 3)`` ``s′(f_c)``.
-    Dense per-ray tensors ``(B, R, L)`` (L = S·J, zero outside ``mask``): ``weights`` w_k,
+    Dense per-ray tensors ``(B, R, L)`` (L = S′·J, zero outside ``mask``): ``weights`` w_k,
     ``t_next`` T_{k+1}, ``t`` node distances; ``color`` ``(B, R, L, 3)``;
     ``t_inf`` ``(B, R)``.
     """
@@ -236,8 +243,15 @@ def read_nodes(rows: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
 
 def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: int,
             density: str, color: str, background, beta: float, t_min: float,
-            skip_empty: bool = True) -> tuple[VolumeOutput, VolumeNodes]:
-    """The forward pass on an expansion with C = 4 channels; rays already (B, R, d)."""
+            skip_empty: bool = True, color_bias: torch.Tensor | None = None,
+            need_nodes: bool = True) -> tuple[VolumeOutput, VolumeNodes | None]:
+    """The forward pass on an expansion with C = 4 channels; rays already (B, R, d).
+
+    Per-ray tensors use a compact layout ``(B, R, S′, J)``: each ray's read segments in
+    order, padded to the longest such list (S′ ≤ the crossed-cell count S), so the
+    compositing work follows the cells read, not the cells crossed. ``need_nodes=False``
+    (inference) skips what only the backward needs and returns ``None`` for it.
+    """
     B, C = E.coeffs.shape[:2]
     if C != 4:
         raise QuadfreeError(f"expansion: {C} channels; volume rendering needs 4 "
@@ -257,68 +271,81 @@ def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: in
         cells = flat_cells(seg.cell, seg.n).reshape(B, -1)
         occupied = occupied & (hi.gather(1, cells).reshape(B, R, S) > 0)
     # 1. density at every node of every occupied crossed segment (one channel)
-    sl = gather_segments(seg, occupied, o, r)
+    sl = gather_segments(seg, occupied, o, r)                       # K segments, row-major
     basis = node_basis(sl.a, sl.b, tau, E.order)                                     # (K, J, P)
     f0 = read_nodes(rows[:, :, :1].contiguous(), sl.batch, sl.cell, basis)[:, 0]
     sigma, dsigma = density_map(f0, density, beta)                                     # (K, J)
     delta = sl.half[:, None] * gw                                                       # (K, J)
-    a_all = torch.zeros(B, R, S, J, dtype=dtype, device=device)
-    a_all[occupied] = sigma * delta
+    # compact layout: slot of segment k = (ray, its rank among the ray's occupied segments)
+    counts = occupied.sum(-1)                                                           # (B, R)
+    Sp = max(int(counts.max()), 1) if counts.numel() else 1
+    rank = (torch.cumsum(occupied, -1) - 1)[occupied]                                   # (K,)
+    slot = (sl.batch * R + sl.ray) * Sp + rank                                          # (K,)
+    a_c = torch.zeros(B * R * Sp, J, dtype=dtype, device=device)
+    a_c.index_copy_(0, slot, sigma * delta)
     # 2. early termination: keep segments entered with transmittance above t_min
-    seg_depth = a_all.sum(-1)
-    entry = torch.exp(-(torch.cumsum(seg_depth, -1) - seg_depth))                        # (B,R,S)
-    active = occupied & (entry > t_min)
-    pos = torch.full((B, R, S), -1, dtype=torch.long, device=device)
-    pos[occupied] = torch.arange(sl.batch.shape[0], device=device)
-    keep = pos[active]                                       # indices into the valid list
+    seg_depth = a_c.sum(-1).reshape(B, R, Sp)
+    entry = torch.exp(-(torch.cumsum(seg_depth, -1) - seg_depth))
+    active = (torch.arange(Sp, device=device) < counts[..., None]) & (entry > t_min)  # (B,R,S′)
+    active_flat = active.reshape(-1)
+    keep_mask = active_flat.index_select(0, slot)                                       # (K,)
+    all_kept = bool(keep_mask.all())
+    keep = None if all_kept else keep_mask.nonzero().squeeze(1)
+
+    def kept(t: torch.Tensor) -> torch.Tensor:
+        return t if keep is None else t.index_select(0, keep)
+
+    b2, r2, slot2 = kept(sl.batch), kept(sl.ray), kept(slot)
+    mid2, half2 = kept(sl.mid), kept(sl.half)
     # 3. colour only where the ray still sees something
-    sl2 = gather_segments(seg, active, o, r)
-    fc = read_nodes(rows[:, :, 1:].contiguous(), sl2.batch, sl2.cell,
-                    basis if keep.shape[0] == basis.shape[0] else basis[keep])
+    fc = read_nodes(rows[:, :, 1:].contiguous(), b2, kept(sl.cell), kept(basis))  # (K2, 3, J)
+    if color_bias is not None:                              # per-ray view-dependent shift
+        fc = fc + color_bias[b2, r2][:, :, None]
     col, dcol = color_map(fc.permute(0, 2, 1), color)                                # (K2, J, 3)
     # 4. composite the pieces in order along each ray
-    node_mask = active[..., None].expand(B, R, S, J)
-    a = torch.zeros(B, R, S, J, dtype=dtype, device=device)
-    a[active] = a_all[active]
-    a = a.reshape(B, R, S * J)
+    a = (a_c if all_kept else a_c * active_flat[:, None].to(dtype)).reshape(B, R, Sp * J)
     depth_excl = torch.cumsum(a, -1) - a
     T = torch.exp(-depth_excl)
     alpha = -torch.expm1(-a)
     weights = T * alpha
-    t_next = T * torch.exp(-a)
     t_inf = torch.exp(-a.sum(-1))
-    colors = torch.zeros(B, R, S, J, 3, dtype=dtype, device=device)
-    colors[active] = col
-    colors = colors.reshape(B, R, S * J, 3)
-    t_node = sl2.mid[:, None] + sl2.half[:, None] * tau                                 # (K2, J)
-    t_dense = torch.zeros(B, R, S, J, dtype=dtype, device=device)
-    t_dense[active] = t_node
-    t_dense = t_dense.reshape(B, R, S * J)
+    colors = torch.zeros(B * R * Sp, J, 3, dtype=dtype, device=device)
+    colors.index_copy_(0, slot2, col)
+    colors = colors.reshape(B, R, Sp * J, 3)
+    t_node = mid2[:, None] + half2[:, None] * tau                                        # (K2, J)
+    t_dense = torch.zeros(B * R * Sp, J, dtype=dtype, device=device)
+    t_dense.index_copy_(0, slot2, t_node)
+    t_dense = t_dense.reshape(B, R, Sp * J)
     bg = _background(background, a)
     rgb = (weights[..., None] * colors).sum(-2) + t_inf[..., None] * bg
     acc = weights.sum(-1)
     depth = (weights * t_dense).sum(-1)
-    ob, rb = o[sl2.batch, sl2.ray], r[sl2.batch, sl2.ray]
+    out = VolumeOutput(rgb=rgb, acc=acc, depth=depth, segments=int(seg.valid.sum()),
+                       density_segments=int(sl.batch.shape[0]),
+                       active_segments=int(b2.shape[0]))
+    if not need_nodes:
+        return out, None
+    ob, rb = o[b2, r2], r[b2, r2]
     x = (ob[:, None, :] + t_node[..., None] * rb[:, None, :]).clamp(-1.0, 1.0)       # (K2, J, d)
     d = o.shape[-1]
-    info = VolumeNodes(batch=sl2.batch[:, None].expand(-1, J).reshape(-1),
-                       x=x.reshape(-1, d), mask=node_mask,
-                       dsig=(delta * dsigma)[keep].reshape(-1), dcol=dcol.reshape(-1, 3),
-                       weights=weights, t_next=t_next, t=t_dense, color=colors, t_inf=t_inf)
-    out = VolumeOutput(rgb=rgb, acc=acc, depth=depth, segments=int(seg.valid.sum()),
-                       density_segments=int(occupied.sum()),
-                       active_segments=int(active.sum()))
+    info = VolumeNodes(batch=b2[:, None].expand(-1, J).reshape(-1),
+                       x=x.reshape(-1, d), mask=active[..., None].expand(B, R, Sp, J),
+                       dsig=kept(delta * dsigma).reshape(-1), dcol=dcol.reshape(-1, 3),
+                       weights=weights, t_next=T * torch.exp(-a), t=t_dense, color=colors,
+                       t_inf=t_inf)
     return out, info
 
 
 def volume_render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near=0.0, far=math.inf, *,
                   nodes: int = 4, density: str = "relu", color: str = "sigmoid",
                   background: float | torch.Tensor = 1.0, beta: float = 10.0,
-                  t_min: float = 1e-4, skip_empty: bool = True) -> VolumeOutput:
+                  t_min: float = 1e-4, skip_empty: bool = True,
+                  color_bias: torch.Tensor | None = None) -> VolumeOutput:
     """Render rays through a 4-channel expansion (density, r, g, b); see the module docstring.
 
     ``skip_empty`` (``density="relu"`` only) skips cells whose density is provably ≤ 0; the
-    result is the same either way (it exists to test that).
+    result is the same either way (it exists to test that). ``color_bias`` ``(B, R, 3)`` or
+    ``(R, 3)`` (optional) is added to the colour logits of every node of a ray.
 
     E: expansion ``(B, 4, n…, P)``; o, r: ``(R, d)`` or ``(B, R, d)`` (t in units of |r|);
     near, far: floats or ``(B, R)``. Only the part of a ray inside [−1, 1]^d sees the volume.
@@ -338,8 +365,21 @@ def volume_render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near=0.0, far=
     """
     _check_options(nodes, density, color, beta, t_min)
     o, r = batch_rays(o.to(E.coeffs.dtype), r.to(E.coeffs.dtype), E.coeffs.shape[0], E.dim)
+    bias = _color_bias(color_bias, o)
     return _render(E, o, r, near, far, nodes, density, color, background, beta, t_min,
-                   skip_empty)[0]
+                   skip_empty, bias, need_nodes=False)[0]
+
+
+def _color_bias(bias: torch.Tensor | None, o: torch.Tensor) -> torch.Tensor | None:
+    """``None`` or the per-ray colour-logit shift as ``(B, R, 3)`` in o's dtype."""
+    if bias is None:
+        return None
+    B, R = o.shape[:2]
+    if not isinstance(bias, torch.Tensor) or bias.shape[-1] != 3 or bias.shape[-2] != R \
+            or bias.dim() not in (2, 3):
+        raise QuadfreeError(f"color_bias: expected a ({R}, 3) or ({B}, {R}, 3) tensor",
+                            param="color_bias")
+    return bias.to(o.dtype).expand(B, R, 3)
 
 
 def _pad_by_batch(batch: torch.Tensor, values: torch.Tensor, B: int) -> torch.Tensor:
@@ -357,10 +397,11 @@ class _VolumeRender(torch.autograd.Function):
     """(p, w) → (rgb, acc, depth) with the expansion backward of the module docstring."""
 
     @staticmethod
-    def forward(ctx, p, w, o, r, S, near, far, nodes, density, color, background, beta, t_min):
+    def forward(ctx, p, w, o, r, S, near, far, nodes, density, color, background, beta, t_min,
+                bias):
         E = S.expand(p.detach(), w.detach())
         out, info = _render(E, o, r, near, far, nodes, density, color, background, beta,
-                            t_min)
+                            t_min, color_bias=None if bias is None else bias.detach())
         ctx.S, ctx.info = S, info
         ctx.bg = _background(background, out.rgb)
         ctx.save_for_backward(p, w)
@@ -390,7 +431,11 @@ class _VolumeRender(torch.autograd.Function):
         g_sigma = da[mask] * info.dsig                                              # (M,)
         g_col = (info.weights[..., None] * rgb_bar[:, :, None, :])[mask] * info.dcol  # (M, 3)
         g = torch.cat([g_sigma[:, None], g_col], 1)                                 # (M, 4)
-        p_bar = w_bar = None
+        p_bar = w_bar = bias_bar = None
+        if ctx.needs_input_grad[13]:          # ∂L/∂β_r: the ray's case-1 colour weights
+            dense = g_col.new_zeros(B, R, L, 3)
+            dense[mask] = g_col
+            bias_bar = dense.sum(2)
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             pts = _pad_by_batch(info.batch, info.x, B)                              # (B, M', d)
             wts = _pad_by_batch(info.batch, g, B).permute(0, 2, 1)                  # (B, 4, M')
@@ -398,14 +443,15 @@ class _VolumeRender(torch.autograd.Function):
             w_bar = H.evaluate(p)                                                   # (B, 4, N)
             if ctx.needs_input_grad[0]:
                 p_bar = (w[..., None] * H.gradient(p)).sum(1)                       # (B, N, d)
-        return (p_bar, w_bar) + (None,) * 11
+        return (p_bar, w_bar) + (None,) * 11 + (bias_bar,)
 
 
 def volume_render_layer(S: FC2T2, p: torch.Tensor, w: torch.Tensor, o: torch.Tensor,
                         r: torch.Tensor, near=0.0, far=math.inf, *, nodes: int = 4,
                         density: str = "relu", color: str = "sigmoid",
                         background: float | torch.Tensor = 1.0, beta: float = 10.0,
-                        t_min: float = 1e-4) -> dict[str, torch.Tensor]:
+                        t_min: float = 1e-4, color_bias: torch.Tensor | None = None
+                        ) -> dict[str, torch.Tensor]:
     """TeRF's layer: render rays through ``f(x; p, w)``, differentiable in p and w.
 
     Shapes: p ``(B, N, d)`` in [−1, 1]^d, w ``(B, 4, N)`` (channel 0 density, 1–3 colour),
@@ -413,6 +459,8 @@ def volume_render_layer(S: FC2T2, p: torch.Tensor, w: torch.Tensor, o: torch.Ten
     ``{"rgb": (B, R, 3), "acc": (B, R), "depth": (B, R)}``. Forward as :func:`volume_render`;
     backward: one 4-channel expansion of the read nodes, read at p (module docstring).
     For the published non-negativity pass ``relu(w)`` in channel 0 and ``density="identity"``.
+    ``color_bias`` ``(R, 3)`` or ``(B, R, 3)`` (optional, differentiable): a per-ray shift of
+    the colour logits (view-dependent colour, module docstring).
 
     Example:
         >>> from quadfree.taylor import FC2T2
@@ -432,6 +480,8 @@ def volume_render_layer(S: FC2T2, p: torch.Tensor, w: torch.Tensor, o: torch.Ten
                             param="w")
     _check_options(nodes, density, color, beta, t_min)
     o, r = batch_rays(o.to(p.dtype), r.to(p.dtype), p.shape[0], S.dim)
+    bias = _color_bias(color_bias, o)
     rgb, acc, depth = _VolumeRender.apply(p, w.to(p.dtype), o.detach(), r.detach(), S, near,
-                                          far, nodes, density, color, background, beta, t_min)
+                                          far, nodes, density, color, background, beta, t_min,
+                                          bias)
     return {"rgb": rgb, "acc": acc, "depth": depth}

@@ -8,8 +8,10 @@ is timed on the same ray batches: ``forward_s`` (render + loss) and ``backward_s
 
 TeRF rows: one per non-negativity mode in ``nonneg`` (default ``relu`` = max(f, 0), the
 paper's future work, and ``weights`` = the published relu on w⁽¹⁾); the first is labelled
-"TeRF". Every TeRF row has ``method: "terf"``, its ``nonneg`` and ``work`` (expansions per
-step/frame, cells and polynomials per ray; no network evaluations).
+"TeRF". With ``view_dependent`` one more row, "TeRF view-dep.": the first mode plus the
+view-direction colour network (paper §6.4.2, ``Config.view_dependent``), to compare with and
+without. Every TeRF row has ``method: "terf"``, its ``nonneg``, ``view_dependent`` and ``work``
+(expansions per step/frame, cells and polynomials per ray, network evaluations per ray).
 
 JSON: ``{"rows": [...], "targets": {...}, "machine": ...}``; each row has the keys of
 ``bench autoint`` (``psnr``, ``ssim``, ``render_s_per_frame``, ``speedup``, ``psnr_gap_db``,
@@ -50,10 +52,12 @@ class VolrendBenchOptions:
             about 11 min on an idle 2-core machine); iters: fixed steps (None: calibrated).
         sections: AutoInt's N.
         nonneg: TeRF non-negativity modes, one row each (see :data:`quadfree.radiance.terf.NONNEG`).
+        view_dependent: add a TeRF row with view-dependent colour (first ``nonneg`` mode).
         train_set, autoint_set, terf_set: typed config overrides.
         eval_views: only the first N test views (None: all; at least 3).
         timing_steps: training steps timed per model for forward_s / backward_s.
-        quick: 0.4 min per model, 3 test views, NeRF + AutoInt + one TeRF row (≈ 3–4 min).
+        quick: 0.4 min per model, 3 test views, NeRF + AutoInt + one TeRF row (+ the
+            view-dependent row if asked; ≈ 3–4 min, +1 min for it).
         run_dir, plot, seed, device, progress: as in ``bench autoint``.
     """
 
@@ -64,6 +68,7 @@ class VolrendBenchOptions:
     iters: int | None = None
     sections: int = 8
     nonneg: tuple[str, ...] = ("relu", "weights")
+    view_dependent: bool = False
     train_set: dict[str, Any] = field(default_factory=dict)
     autoint_set: dict[str, Any] = field(default_factory=dict)
     terf_set: dict[str, Any] = field(default_factory=dict)
@@ -91,7 +96,13 @@ def _models(opts: VolrendBenchOptions) -> list[dict[str, Any]]:
     for i, mode in enumerate(opts.nonneg):
         models.append({"key": f"terf_{mode}", "label": "TeRF" if i == 0 else f"TeRF {mode}",
                        "method": "terf", "nonneg": mode,
-                       "overrides": {**opts.terf_set, "nonneg": mode}})
+                       "view_dependent": bool(opts.terf_set.get("view_dependent", False)),
+               "overrides": {**opts.terf_set, "nonneg": mode}})
+    if opts.view_dependent:
+        mode = opts.nonneg[0]
+        models.append({"key": f"terf_{mode}_view", "label": "TeRF view-dep.",
+                       "method": "terf", "nonneg": mode, "view_dependent": True,
+                       "overrides": {**opts.terf_set, "nonneg": mode, "view_dependent": True}})
     return models
 
 
@@ -184,6 +195,7 @@ def run_benchmark(opts: VolrendBenchOptions) -> dict[str, Any]:
             rows.append({
                 "method": model["method"], "label": model["label"],
                 "sections": model.get("sections"), "nonneg": model.get("nonneg"),
+                "view_dependent": model.get("view_dependent"),
                 "psnr": round(row["psnr"], 3), "ssim": round(row["ssim"], 4),
                 "render_s_per_frame": round(row["render_s_per_frame"], 5),
                 "render_s_all": row["render_s_all"], "evals_per_ray": row["evals_per_ray"],
