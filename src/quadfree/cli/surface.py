@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "error of depth: the FC²T² root-implicit layer (paper §5.3.1) or an MLP "
                     "with root finding along rays. Writes checkpoint.pt, figure.png "
                     "(depth/normal maps: GT | prediction | error), mesh.ply and "
-                    "metrics.json into --out.")
+                    "metrics.json into --out. --shading: inverse rendering from shading images "
+                    "(paper §5.3.4), learning the surface and the light direction.")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", metavar="DIR",
                      help="Blender-format dataset with r_*_depth.npy maps (e.g. from "
