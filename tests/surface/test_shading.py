@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from quadfree.cli.main import main
+from quadfree.errors import QuadfreeError
 from quadfree.render.rays import camera_rays, look_at
 from quadfree.surface.data import DepthViews, Frame
-from quadfree.surface.fit import FitConfig, Fitter
+from quadfree.surface.fit import FitConfig, Fitter, RaySet
 from quadfree.surface.models import TaylorDepth
 from quadfree.surface.shading import angle_deg, gt_shading, lambert, shading_loss, shading_rays
 
@@ -71,6 +72,15 @@ def test_light_gradient_matches_finite_differences(sphere_shading):
             dn = shading_loss(m, rays, cfg)[0]
             m.light_raw[i] += eps
         assert float(g[i]) == pytest.approx(float((up - dn) / (2 * eps)), rel=1e-5, abs=1e-9)
+
+
+def test_shading_loss_needs_targets_and_a_light(sphere_shading):
+    v, frame, rays = sphere_shading
+    with pytest.raises(QuadfreeError, match="shading_rays"):
+        shading_loss(TaylorDepth(level=1, order=2, light=True), RaySet.from_views(v, frame),
+                     FitConfig())
+    with pytest.raises(QuadfreeError, match="light"):
+        shading_loss(TaylorDepth(level=1, order=2), rays, FitConfig())
 
 
 def test_shading_gradient_reaches_the_surface_weights(sphere_shading):

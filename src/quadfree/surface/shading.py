@@ -21,6 +21,7 @@ import math
 
 import torch
 
+from quadfree.errors import QuadfreeError
 from quadfree.surface.data import DepthViews, Frame
 from quadfree.surface.evaluate import depth_normals
 from quadfree.surface.fit import MISS_MARGIN, FitConfig, RaySet
@@ -103,6 +104,12 @@ def shading_loss(model: TaylorDepth, rays: RaySet, cfg: FitConfig) -> tuple[torc
         >>> round(parts["mae"], 2)          # the ball's normal at (0, 0, −r) is −z: shade 0
         0.5
     """
+    if rays.shading is None:
+        raise QuadfreeError("rays: no shading targets (build them with shading_rays)",
+                            param="rays")
+    if not getattr(model, "light", False):
+        raise QuadfreeError("model: needs a light direction (TaylorDepth(light=True))",
+                            param="model")
     h = model.hits(rays.o, rays.r)
     fg = rays.depth > 0
     target = rays.shading.to(h.gradient.dtype)
