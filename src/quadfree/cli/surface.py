@@ -10,7 +10,7 @@ from quadfree.cli.common import add_runtime_options, apply_threads
 HELP = "fit a depth field (Taylor root layer or MLP) to depth maps"
 
 PARAM_FLAGS = {"depth_image": "--depth-image", "data": "--data", "checkpoint": "--resume",
-               "colour": "--rgb"}
+               "colour": "--rgb", "shading": "--shading", "light": "--light"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "error of depth: the FC²T² root-implicit layer (paper §5.3.1) or an MLP "
                     "with root finding along rays. Writes checkpoint.pt, figure.png "
                     "(depth/normal maps: GT | prediction | error), mesh.ply and "
-                    "metrics.json into --out.")
+                    "metrics.json into --out. --shading: inverse rendering from shading images "
+                    "(paper §5.3.4), learning the surface and the light direction.")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", metavar="DIR",
                      help="Blender-format dataset with r_*_depth.npy maps (e.g. from "
@@ -37,6 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rgb", action="store_true",
                         help="Taylor, --data: RGB-D fusion, a colour layer read at the root "
                              "(writes rgb.png: GT | prediction, and the colour PSNR)")
+    parser.add_argument("--shading", action="store_true",
+                        help="Taylor, --data: inverse rendering (paper §5.3.4): learn the "
+                             "surface and a light direction from shading images max(<n, l>, 0) "
+                             "rendered from the GT depth maps' normals with --light (the depth "
+                             "values are not a target; masks only)")
+    parser.add_argument("--light", type=float, nargs=3, default=[0.3, -0.5, 0.8],
+                        metavar=("X", "Y", "Z"),
+                        help="--shading: true light direction (world) of the shading images "
+                             "(default %(default)s, normalised)")
     parser.add_argument("--mlp-depth", type=int, default=4, help="MLP: hidden layers")
     parser.add_argument("--mlp-width", type=int, default=64, help="MLP: hidden width")
     parser.add_argument("--steps", type=int, default=300, help="most training steps")
@@ -83,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     if args.rgb and not args.data:
         raise QuadfreeError("--rgb needs --data (a depth image has no colour)")
+    if args.shading and not args.data:
+        raise QuadfreeError("--shading needs --data (held-out views score the learned surface)")
     if args.data:
         train = load_blender_depth(args.data, "train", downscale=args.downscale,
                                    max_frames=args.train_views)
@@ -102,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = SurfaceConfig(model=args.model, level=args.level, alpha_h2=args.alpha_h2,
                         bias=args.bias, colour=args.rgb, mlp_depth=args.mlp_depth,
                         mlp_width=args.mlp_width,
-                        resolution=args.resolution, fit=fit)
+                        resolution=args.resolution, shading=args.shading,
+                        light=tuple(args.light), fit=fit)
+    cfg.model_config()                       # bad model / mode combinations: before any output
     prepare_output_dir(args.out, "--out", overwrite=args.overwrite or args.resume,
                        hint="--resume or --overwrite")
     metrics = run_surface(train, test, cfg, args.out, resume=args.resume, quiet=args.quiet)

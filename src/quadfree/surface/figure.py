@@ -70,3 +70,47 @@ def depth_figure(target: str | Path, gt_depth: torch.Tensor, gt_normals: torch.T
     fig.tight_layout()
     save_figure(fig, target, dpi=90)
     plt.close(fig)
+
+
+def shading_figure(target: str | Path, gt_shading: torch.Tensor, shading: torch.Tensor,
+                   gt_normals: torch.Tensor, normals: torch.Tensor, title: str = "") -> None:
+    """Inverse rendering, one view: GT shading | predicted shading | |error| | GT normals |
+    predicted normals. Shading ``(H, W)`` (NaN in ``gt_shading``: no target), normals
+    ``(H, W, 3)`` (zero: no surface). Written atomically as PNG.
+
+    Example:
+        >>> import tempfile, os
+        >>> f = os.path.join(tempfile.mkdtemp(), "fig.png")
+        >>> s, n = torch.ones(4, 4), torch.zeros(4, 4, 3)
+        >>> shading_figure(f, s, s, n, n); os.path.getsize(f) > 0
+        True
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 5, figsize=(12.0, 2.8))
+    known = torch.isfinite(gt_shading)
+    axes[0].imshow(np.ma.masked_where(~known.numpy(), gt_shading.numpy()), cmap="gray",
+                   vmin=0, vmax=1)
+    axes[0].set_title("GT shading")
+    hit = normals.norm(dim=-1) > 0
+    axes[1].imshow(np.ma.masked_where(~hit.numpy(), shading.numpy()), cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title("predicted shading")
+    both = known & hit
+    err = torch.where(both, (shading - torch.nan_to_num(gt_shading)).abs(),
+                      torch.zeros_like(shading))
+    im = axes[2].imshow(np.ma.masked_where(~both.numpy(), err.numpy()), cmap="magma",
+                        vmin=0, vmax=0.3)
+    axes[2].set_title("|shading error|")
+    fig.colorbar(im, ax=axes[2], fraction=0.046)
+    axes[3].imshow(_normal_rgb(gt_normals))
+    axes[3].set_title("GT normals")
+    axes[4].imshow(_normal_rgb(normals))
+    axes[4].set_title("predicted normals")
+    for ax in axes:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, target, dpi=90)
+    plt.close(fig)

@@ -12,6 +12,7 @@ Plus ``l1 · mean|w|`` (the paper's L1 weight penalty; 0 for the MLP). Training 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,17 +70,20 @@ class FitConfig:
 @dataclass
 class RaySet:
     """Flattened training rays in domain coordinates: o, r ``(R, 3)``, depth ``(R,)``
-    (0 = no surface), domain exit ``(R,)``, colour ``(R, 3)`` or None."""
+    (0 = no surface), domain exit ``(R,)``, colour ``(R, 3)`` or None, shading ``(R,)`` or
+    None (inverse rendering; NaN where the pixel has no target)."""
 
     o: torch.Tensor
     r: torch.Tensor
     depth: torch.Tensor
     exit: torch.Tensor
     rgb: torch.Tensor | None = None
+    shading: torch.Tensor | None = None
 
     def __getitem__(self, idx: torch.Tensor) -> RaySet:
         return RaySet(self.o[idx], self.r[idx], self.depth[idx], self.exit[idx],
-                      None if self.rgb is None else self.rgb[idx])
+                      None if self.rgb is None else self.rgb[idx],
+                      None if self.shading is None else self.shading[idx])
 
     @staticmethod
     def from_views(views: DepthViews, frame: Frame) -> RaySet:
@@ -133,6 +137,9 @@ def depth_loss(model: TaylorDepth | MLPDepth, rays: RaySet, cfg: FitConfig
     return loss, parts
 
 
+LossFn = Callable[[TaylorDepth | MLPDepth, RaySet, FitConfig], tuple[torch.Tensor, dict]]
+
+
 def save_state(path: str | Path, state: dict) -> None:
     """Write a checkpoint atomically."""
     with atomic_path(path) as tmp:
@@ -165,10 +172,11 @@ def load_state(path: str | Path) -> dict:
 
 
 def make_optimizer(model: TaylorDepth | MLPDepth, cfg: FitConfig) -> torch.optim.Optimizer:
-    """Adam; the Taylor model's source positions get their own rate (its colour weights
-    share the rate of w)."""
+    """Adam; the Taylor model's source positions get their own rate (its colour weights and
+    light direction share the rate of w)."""
     if isinstance(model, TaylorDepth):
-        groups = [{"params": [model.w] + ([model.c] if model.colour else []), "lr": cfg.lr}]
+        extra = ([model.c] if model.colour else []) + ([model.light_raw] if model.light else [])
+        groups = [{"params": [model.w] + extra, "lr": cfg.lr}]
         if cfg.lr_sources > 0:
             groups.append({"params": [model.p], "lr": cfg.lr_sources})
         return torch.optim.Adam(groups)
@@ -233,9 +241,11 @@ class Fitter:
             g["lr"] = lr * cfg.lr_final ** min(frac, 1.0)
 
     def run(self, rays: RaySet, checkpoint: str | Path | None = None,
-            quiet: bool = False) -> Fitter:
-        """Train until done; returns self. History rows: step, loss, mae, miss, false,
-        seconds, elapsed."""
+            quiet: bool = False, loss_fn: LossFn | None = None) -> Fitter:
+        """Train until done; returns self. ``loss_fn`` (default :func:`depth_loss`) maps
+        (model, batch, cfg) to the loss and its parts (with ``mae``, ``miss``). History rows:
+        step, loss, the parts, seconds, elapsed."""
+        loss_fn = depth_loss if loss_fn is None else loss_fn
         gen = torch.Generator()
         bar = tqdm(total=self.cfg.steps, initial=self.step, disable=quiet,
                    desc=f"fit {self.model.kind}", unit="step")
@@ -246,7 +256,7 @@ class Fitter:
             batch = rays[idx]
             start = time.perf_counter()
             self.optimizer.zero_grad(set_to_none=True)
-            loss, parts = depth_loss(self.model, batch, self.cfg)
+            loss, parts = loss_fn(self.model, batch, self.cfg)
             loss.backward()
             self.optimizer.step()
             self.model.after_step()

@@ -68,6 +68,9 @@ class TaylorDepth(nn.Module):
         bias: the level of the surface, ``F = bias``.
         colour: RGB-D fusion (paper §5.3.3): a second set of weights ``c (1, 3, N)`` on the
             same sources, read by the explicit layer at the root, :meth:`colour_at`.
+        light: inverse rendering (paper §5.3.4): a learnable light direction
+            (:meth:`light_direction`, the normalised parameter ``light_raw (3,)``, starting
+            at +z), saved with the model.
 
     Example:
         >>> m = TaylorDepth(level=1, order=2)
@@ -80,7 +83,7 @@ class TaylorDepth(nn.Module):
 
     def __init__(self, level: int = 4, alpha_h2: float = 0.5, sources_per_cell: int = 1,
                  order: int = 4, radius: float = 0.85, bias: float = 0.5,
-                 colour: bool = False) -> None:
+                 colour: bool = False, light: bool = False) -> None:
         super().__init__()
         if level < 1 or sources_per_cell < 1 or order < 1:
             raise QuadfreeError(f"level={level}, sources_per_cell={sources_per_cell}, "
@@ -107,6 +110,9 @@ class TaylorDepth(nn.Module):
         self.colour = colour
         if colour:
             self.c = nn.Parameter(torch.full((1, 3, grid.shape[1]), 0.5))
+        self.light = light
+        if light:
+            self.light_raw = nn.Parameter(torch.tensor([0.0, 0.0, 1.0]))
 
     @property
     def num_sources(self) -> int:
@@ -125,7 +131,19 @@ class TaylorDepth(nn.Module):
     def config(self) -> dict:
         return {"model": "taylor", "level": self.level, "alpha_h2": self.alpha_h2,
                 "sources_per_cell": self.sources_per_cell, "order": self.order,
-                "radius": self.radius, "bias": self.bias, "colour": self.colour}
+                "radius": self.radius, "bias": self.bias, "colour": self.colour,
+                "light": self.light}
+
+    def light_direction(self) -> torch.Tensor:
+        """The learned unit light direction ``(3,)`` (world = domain axes; differentiable).
+
+        Example:
+            >>> TaylorDepth(level=1, order=2, light=True).light_direction().tolist()
+            [0.0, 0.0, 1.0]
+        """
+        if not self.light:
+            raise QuadfreeError("light: this model has no light direction", param="light")
+        return self.light_raw / self.light_raw.norm().clamp(min=1e-12)
 
     def colour_at(self, q: torch.Tensor) -> torch.Tensor:
         """RGB ``(M, 3)`` at points ``(M, 3)`` (clamped into the domain):
