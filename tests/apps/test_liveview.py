@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from cdp import free_port
+from cdp import Browser, chromium_path, free_port
 
 from quadfree.apps.liveview import LiveViewer
 from quadfree.cli.main import main
@@ -101,6 +101,43 @@ def test_live_viewer_while_training(scene, tmp_path):
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
     assert summary["val_psnr"] == plain["val_psnr"]
+
+
+def _wait(cond, what, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"live viewer: {what} not seen within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def test_live_viewer_in_headless_chromium(scene, tmp_path):
+    """The real client path: a browser connects while training, and the panel shows frames
+    rendered with the weights of the step the training is at."""
+    assert chromium_path() is not None, "install Debian's chromium (.ci/run does)"
+    live = LiveViewer(port=free_port(), resolution=16, preview=8, rest_s=0.1, every_steps=2,
+                      every_seconds=0)
+    seen, box = {}, {}
+
+    def hook(trainer, step):
+        live(trainer, step)
+        if step == 1:
+            box["browser"] = Browser(live.url)
+        if step in (1, 4):         # training waits here until the browser shows this step
+            def shown():
+                last = live.viewer.last
+                return last.get("refined") and last.get("step") == step
+            _wait(shown, f"a full-resolution frame of step {step}")
+            seen[step] = live.viewer.status.content
+
+    try:
+        with live:
+            _train(scene, tmp_path / "browser", hook)
+    finally:
+        if "browser" in box:
+            box["browser"].close()
+    assert "training step 1 of 6; weights of step 1" in seen[1] and " ms (" in seen[1]
+    assert "training step 4 of 6; weights of step 4" in seen[4]
 
 
 def test_live_viewer_only_on_rank_0_and_checks_options():
