@@ -16,6 +16,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from quadfree.radiance.base import RadianceMethod
 from quadfree.render.image import render_image
 from quadfree.render.rays import Camera
 from quadfree.train.checkpoint import load_run
+from quadfree.train.snapshot import WeightSnapshot
 
 log = logging.getLogger(__name__)
 FLIP = np.diag([1.0, -1.0, -1.0])
@@ -39,12 +41,15 @@ MAX_FRUSTUMS = 60
 
 @dataclass
 class LoadedRun:
-    """A run ready to render: its name, method (eval mode), checkpoint dict, training views."""
+    """A run ready to render: its name, method (eval mode), checkpoint dict, training views;
+    a run that is still training has a ``snapshot`` (:class:`WeightSnapshot`), whose model is
+    rendered instead of ``method`` and whose training step is shown."""
 
     name: str
     method: RadianceMethod
     state: dict[str, Any]
     views: ViewSet
+    snapshot: WeightSnapshot | None = None
 
 
 def load_runs(runs: list[str | Path], device: torch.device | str = "cpu") -> list[LoadedRun]:
@@ -106,7 +111,8 @@ class Viewer:
     """The viewer server (see the module docstring). ``close()`` stops it.
 
     Args:
-        runs: run directories (the first is shown first; its training cameras are drawn).
+        runs: run directories or :class:`LoadedRun` s (the first is shown first; its training
+            cameras are drawn).
         host, port: where the server listens (default loopback only; port 0 = any free one).
         resolution: full-resolution image height once the camera rests.
         preview: image height while the camera moves.
@@ -118,22 +124,28 @@ class Viewer:
         "refined"}`` of the latest image.
     """
 
-    def __init__(self, runs: list[str | Path], *, host: str = "127.0.0.1", port: int = 8080,
-                 resolution: int = 128, preview: int = 64, rest_s: float = 0.3,
+    def __init__(self, runs: Sequence[str | Path | LoadedRun], *, host: str = "127.0.0.1",
+                 port: int = 8080, resolution: int = 128, preview: int = 64, rest_s: float = 0.3,
                  chunk: int = 16384, device: torch.device | str = "cpu") -> None:
         if resolution < 8 or preview < 8:
             raise QuadfreeError(f"resolution {resolution}, preview {preview}: both must be "
                                 ">= 8", param="resolution")
         if not 0 <= port < 65536:
             raise QuadfreeError(f"port {port}: must be in [0, 65535]", param="port")
-        self.runs = load_runs(runs, device)
+        loaded = iter(load_runs([r for r in runs if not isinstance(r, LoadedRun)], device)
+                      if any(not isinstance(r, LoadedRun) for r in runs) else [])
+        self.runs = [r if isinstance(r, LoadedRun) else next(loaded) for r in runs]
+        if not self.runs:
+            raise QuadfreeError("runs: give at least one run directory", param="runs")
         self.resolution, self.preview, self.rest_s = resolution, preview, rest_s
         self.chunk, self.device = chunk, device
         self.current = 0
         self.frames = 0
         self.last: dict[str, Any] = {}
         self._states: dict[int, dict[str, float]] = {}
+        self._seen: dict[int, int] = {}           # run index -> snapshot version rendered
         self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         import viser
@@ -216,21 +228,52 @@ class Viewer:
             self._states.pop(client.client_id, None)
 
     # -- rendering -------------------------------------------------------------------------
+    def render_camera(self, camera: Camera) -> dict[str, Any]:
+        """Render the current run (a training run: its snapshot's newest weights) for
+        ``camera``: ``{"rgb": (H, W, 3), "seconds", "run", "height", "width", "step"}``
+        (``step``: the training step of the weights, None for a finished run). Renders are
+        serialised, so any thread may call this.
+        """
+        run = self.runs[self.current]
+        with self._render_lock:
+            method, step = (run.method, None) if run.snapshot is None else \
+                run.snapshot.current()
+            out = render_image(method, camera, near=run.views.near, far=run.views.far,
+                               chunk=self.chunk, device=self.device)
+        return {"rgb": out["rgb"], "seconds": out["seconds"], "run": run.name,
+                "height": camera.height, "width": camera.width, "step": step}
+
     def render(self, client: Any, height: int) -> dict[str, Any]:
         """Render the current run for ``client``'s camera at ``height`` pixels and show it."""
         run = self.runs[self.current]
         cam = viewer_camera(client.camera.wxyz, client.camera.position, client.camera.fov,
                             client.camera.aspect, height, run.views)
-        out = render_image(run.method, cam, near=run.views.near, far=run.views.far,
-                           chunk=self.chunk, device=self.device)
-        client.scene.set_background_image(to_uint8(out["rgb"]), format="jpeg",
+        info = self.render_camera(cam)
+        client.scene.set_background_image(to_uint8(info.pop("rgb")), format="jpeg",
                                           jpeg_quality=90)
-        info = {"run": run.name, "height": cam.height, "width": cam.width,
-                "seconds": out["seconds"]}
         return info
+
+    def _check_snapshot(self) -> None:
+        """New weights of a training run on screen: render again (at full resolution)."""
+        snap = self.runs[self.current].snapshot
+        if snap is not None and self._seen.get(self.current) != snap.version:
+            self._seen[self.current] = snap.version
+            self._invalidate()
+
+    def _caption(self, info: dict[str, Any], refined: bool) -> str:
+        """The panel's text: run, size, render time and (while training) the step."""
+        text = (f"**{info['run']}**  \n{info['width']}×{info['height']} in "
+                f"{1000 * info['seconds']:.0f} ms ({1 / max(info['seconds'], 1e-6):.1f} fps)"
+                + ("" if refined else ", preview"))
+        snap = self.runs[self.current].snapshot
+        if snap is not None:
+            total = f" of {snap.total}" if snap.total else ""
+            text += f"  \ntraining step {snap.latest}{total}; weights of step {info['step']}"
+        return text
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._check_snapshot()
             did = False
             for cid, client in list(self.server.get_clients().items()):
                 with self._lock:
@@ -257,10 +300,7 @@ class Viewer:
                             self._states[cid]["refined"] = st["version"]
                 self.frames += 1
                 self.last = {**info, "refined": key == "refined"}
-                self.status.content = (f"**{info['run']}**  \n{info['width']}×{info['height']}"
-                                       f" in {1000 * info['seconds']:.0f} ms "
-                                       f"({1 / max(info['seconds'], 1e-6):.1f} fps)"
-                                       + ("" if key == "refined" else ", preview"))
+                self.status.content = self._caption(info, key == "refined")
                 did = True
             if not did:
                 self._wake.wait(0.05)

@@ -9,6 +9,7 @@ from quadfree.cli.common import add_runtime_options, apply_threads
 HELP = "train a radiance-field method on a dataset (Blender, nerfstudio, LLFF)"
 # == sorted(quadfree.radiance.registry.METHODS) (tested)
 METHOD_NAMES = ["autoint", "nerf", "terf"]
+PARAM_FLAGS = {"port": "--viewer-port", "every_seconds": "--viewer-every"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a method or training config field, e.g. --set width=64 "
                              "--set lr=1e-3 (repeatable)")
+    parser.add_argument("--viewer", action="store_true",
+                        help="serve the live web viewer (as `quadfree view`) on the model while "
+                             "it trains; it renders its own copy of the weights")
+    parser.add_argument("--viewer-port", type=int, default=8080, metavar="P",
+                        help="viewer port (default 8080; loopback only)")
+    parser.add_argument("--viewer-every", type=float, default=1.0, metavar="S",
+                        help="copy the weights into the viewer every S seconds (default 1)")
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 
@@ -77,14 +85,26 @@ def run(args: argparse.Namespace) -> int:
 
     # under torchrun: one process group (gloo on CPU, NCCL on GPU), DDP inside the trainer
     dist, device = init_distributed(resolve_device(args.device))
+    live = None
     try:
+        if args.viewer and dist.is_main:         # rank 0 alone serves the viewer
+            from quadfree.apps.liveview import LiveViewer
+
+            def ready(url: str) -> None:
+                if not args.quiet:
+                    print(f"viewer at {url} (shows the model while it trains)", flush=True)
+
+            live = LiveViewer(port=args.viewer_port, every_seconds=args.viewer_every,
+                              on_ready=ready)
         summary = train_run(method or "", args.data, args.out, method_overrides=method_over,
                             train_overrides=train_over, downscale=args.downscale,
                             near=args.near, far=args.far, ndc=args.ndc, resume=args.resume,
                             seed=args.seed, device=device,
                             progress=not args.quiet and dist.is_main, dist=dist,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, on_step=live)
     finally:
+        if live is not None:
+            live.close()                          # also on errors and Ctrl-C
         shutdown_distributed()
     if not dist.is_main:
         return 0
