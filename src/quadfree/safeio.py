@@ -128,6 +128,27 @@ def read_text(path: str | os.PathLike, name: str, max_bytes: int = MAX_TEXT_BYTE
         raise QuadfreeError(one_line(f"{name}: cannot read as text ({exc})")) from None
 
 
+def read_json_object(path: str | os.PathLike, name: str) -> dict:
+    """A JSON file that must hold an object, read within the text limit; a malformed or
+    non-object file is one :class:`QuadfreeError` line naming ``name``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.json"; _ = p.write_text('{"a": 1}')
+        >>> read_json_object(p, "t.json")
+        {'a': 1}
+    """
+    import json
+
+    try:
+        meta = json.loads(read_text(path, name))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise QuadfreeError(one_line(f"{name}: malformed JSON ({exc})")) from None
+    if not isinstance(meta, dict):
+        raise QuadfreeError(f"{name}: expected a JSON object")
+    return meta
+
+
 def read_image(path: str | os.PathLike, name: str, max_pixels: int = MAX_IMAGE_PIXELS
                ) -> np.ndarray:
     """Decode an image file (PNG, JPEG, …) after checking its header's size against

@@ -29,7 +29,7 @@ from quadfree.errors import QuadfreeError
 from quadfree.images import to_uint8
 from quadfree.outputs import write_image
 from quadfree.render.rays import focal_from_fov
-from quadfree.safeio import load_npy, one_line, read_npy_header, read_text
+from quadfree.safeio import load_npy, read_json_object, read_npy_header
 
 __all__ = ["BlenderSplit", "SPLITS", "downscale_area", "downscale_depth", "load_blender",
            "write_blender_split"]
@@ -72,12 +72,7 @@ def load_blender(root: str | Path, split: str = "train", *, downscale: int = 1,
         raise QuadfreeError(f"{root}: dataset directory not found")
     if not meta_path.is_file():
         raise QuadfreeError(f"{meta_path}: missing (not a Blender-format dataset?)")
-    try:
-        meta = json.loads(read_text(meta_path, str(meta_path)))
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise QuadfreeError(one_line(f"{meta_path}: malformed JSON ({exc})")) from None
-    if not isinstance(meta, dict):
-        raise QuadfreeError(f"{meta_path}: expected a JSON object")
+    meta = read_json_object(meta_path, str(meta_path))
     angle = meta.get("camera_angle_x")
     if not isinstance(angle, (int, float)) or not (0 < float(angle) < math.pi):
         raise QuadfreeError(f"{meta_path}: camera_angle_x must be a number in (0, π), "

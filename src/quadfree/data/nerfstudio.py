@@ -18,7 +18,6 @@ conventions); give them explicitly for other scenes.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from quadfree.data.views import (
     read_rgba,
 )
 from quadfree.errors import QuadfreeError
-from quadfree.safeio import one_line, read_text
+from quadfree.safeio import read_json_object
 
 META_NAME = "transforms.json"
 DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
@@ -138,7 +137,7 @@ def load_nerfstudio(root: str | Path, split: str = "train", *, downscale: int = 
     intrinsics, non-zero distortion, non-rigid poses, or images of mixed sizes.
 
     Example:
-        >>> import tempfile, imageio.v3 as iio
+        >>> import json, tempfile, imageio.v3 as iio
         >>> root = Path(tempfile.mkdtemp())
         >>> iio.imwrite(root / "a.png", np.zeros((4, 6, 3), np.uint8))
         >>> pose = np.eye(4); pose[2, 3] = 3.0
@@ -159,12 +158,7 @@ def load_nerfstudio(root: str | Path, split: str = "train", *, downscale: int = 
     meta_path = root / META_NAME
     if not meta_path.is_file():
         raise QuadfreeError(f"{meta_path}: missing (not a nerfstudio dataset?)")
-    try:
-        meta = json.loads(read_text(meta_path, str(meta_path)))
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise QuadfreeError(one_line(f"{meta_path}: malformed JSON ({exc})")) from None
-    if not isinstance(meta, dict):
-        raise QuadfreeError(f"{meta_path}: expected a JSON object")
+    meta = read_json_object(meta_path, str(meta_path))
     frames = meta.get("frames")
     if not isinstance(frames, list) or not frames:
         raise QuadfreeError(f"{meta_path}: 'frames' must be a non-empty list")
