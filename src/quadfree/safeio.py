@@ -228,3 +228,28 @@ def torch_load(path: str | os.PathLike, name: str, map_location: Any = "cpu") ->
     except Exception as exc:  # torch raises several types for corrupt files
         raise QuadfreeError(one_line(f"{name}: unreadable (not a readable checkpoint: "
                                      f"{type(exc).__name__}: {exc})")) from None
+
+
+def load_checkpoint(path: str | os.PathLike, keys: tuple[str, ...], kind: str,
+                    param: str | None = None) -> dict:
+    """A checkpoint dict holding ``keys``, read through :func:`torch_load`; a missing, unreadable
+    or foreign file is one :class:`QuadfreeError` (naming ``param`` when given); ``kind`` is
+    worded with its article, e.g. ``"an sdf"``.
+
+    Example:
+        >>> load_checkpoint("/nonexistent/ckpt.pt", ("model",), "an sdf")
+        Traceback (most recent call last):
+        ...
+        quadfree.errors.QuadfreeError: checkpoint /nonexistent/ckpt.pt: not found
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise QuadfreeError(f"checkpoint {path}: not found", param=param)
+    try:
+        state = torch_load(path, f"checkpoint {path}")
+    except QuadfreeError as exc:
+        raise QuadfreeError(str(exc), param=param) from None
+    if not isinstance(state, dict) or any(k not in state for k in keys):
+        raise QuadfreeError(f"checkpoint {path}: not {kind} checkpoint", param=param)
+    return state
+

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from quadfree.atomic import atomic_path
 from quadfree.errors import QuadfreeError
-from quadfree.safeio import torch_load
+from quadfree.safeio import load_checkpoint
 from quadfree.sdf.models import MLPSDF, TaylorSDF, build_model
 from quadfree.sdf.samples import Samples
 
@@ -107,14 +107,8 @@ def load_state(path: str | Path) -> dict:
         ...
         quadfree.errors.QuadfreeError: checkpoint /nonexistent/ckpt.pt: not found
     """
-    path = Path(path)
-    if not path.is_file():
-        raise QuadfreeError(f"checkpoint {path}: not found")
-    state = torch_load(path, f"checkpoint {path}")
-    keys = ("model_config", "model", "optimizer", "epoch", "elapsed", "history", "fit")
-    if not isinstance(state, dict) or any(k not in state for k in keys):
-        raise QuadfreeError(f"checkpoint {path}: not an sdf checkpoint")
-    return state
+    return load_checkpoint(path, ("model_config", "model", "optimizer", "epoch", "elapsed",
+                                  "history", "fit"), "an sdf")
 
 
 class Fitter:

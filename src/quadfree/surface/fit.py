@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from quadfree.atomic import atomic_path
 from quadfree.errors import QuadfreeError
-from quadfree.safeio import torch_load
+from quadfree.safeio import load_checkpoint
 from quadfree.surface.data import DepthViews, Frame
 from quadfree.surface.models import MLPDepth, TaylorDepth, build_model, domain_interval
 
@@ -159,16 +159,7 @@ def load_state(path: str | Path) -> dict:
         ...
         quadfree.errors.QuadfreeError: checkpoint /nonexistent/ckpt.pt: not found
     """
-    path = Path(path)
-    if not path.is_file():
-        raise QuadfreeError(f"checkpoint {path}: not found", param="checkpoint")
-    try:
-        state = torch_load(path, f"checkpoint {path}")
-    except QuadfreeError as exc:
-        raise QuadfreeError(str(exc), param="checkpoint") from None
-    if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
-        raise QuadfreeError(f"checkpoint {path}: not a surface checkpoint", param="checkpoint")
-    return state
+    return load_checkpoint(path, CHECKPOINT_KEYS, "a surface", param="checkpoint")
 
 
 def make_optimizer(model: TaylorDepth | MLPDepth, cfg: FitConfig) -> torch.optim.Optimizer:
