@@ -138,11 +138,49 @@ def test_view_network_gradient_matches_finite_differences():
         assert float((gr.reshape(-1) - fd).norm()) <= 1e-5 * max(float(fd.norm()), 1e-8)
 
 
+def test_view_sh_starts_lambertian_and_learns_direction_dependent_colour_weights():
+    """view_sh: untrained (ΔW = 0) it renders exactly the Lambertian model; both render paths
+    agree with trained ΔW; ΔW gets a gradient; the colour now depends on the direction while
+    density (acc) does not; 3(K+1) colour channels are counted per coloured cell."""
+    from quadfree.radiance.terf import sh_basis
+
+    plain, _ = _model()
+    view, _ = _model(view_sh=2)
+    assert plain.w_view is None and view.w_view.shape == (1, 24, 1000)
+    view.load_state_dict(plain.state_dict(), strict=False)
+    rays = _rays(48)
+    with torch.no_grad():
+        a, b = plain.render_rays(rays, training=False), view.render_rays(rays, training=False)
+    for key in ("rgb", "acc", "depth"):
+        assert torch.allclose(a[key], b[key], atol=1e-6), key
+    out = view.render_rays(rays, training=True)
+    view.loss(out, torch.rand(48, 3)).backward()
+    assert view.w_view.grad is not None and view.w_view.grad.abs().sum() > 0
+    with torch.no_grad():
+        view.w_view.copy_(torch.randn(view.w_view.shape) * 0.3)
+        infer = view.render_rays(rays, training=False)
+    train = view.render_rays(rays, training=True)
+    for key in ("rgb", "acc", "depth"):
+        assert torch.allclose(train[key].detach(), infer[key], atol=1e-5), key
+    assert (infer["rgb"] - b["rgb"]).abs().max() > 1e-2
+    assert torch.equal(infer["acc"], b["acc"])
+    w = view.work()
+    assert w["expansion_channels"] == 28 and w["network_evals_per_ray"] == 0
+    assert w["cell_polynomials_per_ray"] == pytest.approx(
+        w["density_cells_per_ray"] + 27 * w["coloured_cells_per_ray"], abs=0.5)
+    d = torch.nn.functional.normalize(torch.randn(5, 3), dim=-1)
+    assert torch.allclose(sh_basis(d, 1), sh_basis(d, 2)[:, :3])
+    assert torch.allclose(sh_basis(-d, 1), -sh_basis(d, 1))      # odd degree 1 …
+    assert torch.allclose(sh_basis(-d, 2)[:, 3:], sh_basis(d, 2)[:, 3:])   # … even degree 2
+
+
 def test_bad_config_is_a_user_error():
     with pytest.raises(QuadfreeError, match="nonneg"):
         build_method("terf", {"nonneg": "abs"})
     with pytest.raises(QuadfreeError, match="grid"):
         build_method("terf", {"grid": 1})
+    with pytest.raises(QuadfreeError, match="view_sh"):
+        build_method("terf", {"view_sh": 3})
 
 
 @pytest.fixture(scope="module")

@@ -143,14 +143,16 @@ def plot_quality_vs_time(rows: list[dict[str, Any]], path: str | Path, title: st
 
 
 def plot_image_grid(columns: dict[str, list[torch.Tensor]], path: str | Path,
-                    title: str = "") -> None:
+                    title: str = "", captions: dict[str, list[str]] | None = None) -> None:
     """A grid with one column per label (e.g. ground truth, NeRF, AutoInt) and one row per
-    view; images ``(H, W, 3)`` in [0, 1].
+    view; images ``(H, W, 3)`` in [0, 1]. ``captions`` (optional): label → one text per view,
+    written under that panel (e.g. its PSNR and seconds per frame).
 
     Example:
         >>> import tempfile, pathlib
         >>> cols = {"gt": [torch.ones(4, 4, 3)], "pred": [torch.zeros(4, 4, 3)]}
-        >>> plot_image_grid(cols, pathlib.Path(tempfile.mkdtemp()) / "g.png")
+        >>> plot_image_grid(cols, pathlib.Path(tempfile.mkdtemp()) / "g.png",
+        ...                 captions={"pred": ["0.0 dB"]})
     """
     import matplotlib
 
@@ -159,7 +161,9 @@ def plot_image_grid(columns: dict[str, list[torch.Tensor]], path: str | Path,
 
     labels = list(columns)
     rows = min(len(v) for v in columns.values())
-    fig, axes = plt.subplots(rows, len(labels), figsize=(2.2 * len(labels), 2.2 * rows + 0.3),
+    extra = 0.25 * rows if captions else 0.0
+    fig, axes = plt.subplots(rows, len(labels),
+                             figsize=(2.2 * len(labels), 2.2 * rows + 0.3 + extra),
                              squeeze=False)
     for c, label in enumerate(labels):
         for r in range(rows):
@@ -169,6 +173,9 @@ def plot_image_grid(columns: dict[str, list[torch.Tensor]], path: str | Path,
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(label, fontsize=9)
+            text = (captions or {}).get(label, [])
+            if r < len(text) and text[r]:
+                ax.set_xlabel(text[r], fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

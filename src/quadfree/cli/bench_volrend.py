@@ -27,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--terf-view-dependent", action="store_true",
                         help="add a TeRF row with view-dependent colour (a small network of "
                              "the view direction shifting the colour logits)")
+    parser.add_argument("--terf-view-sh", type=int, default=0, choices=[0, 1, 2], metavar="L",
+                        help="add a TeRF row with view-dependent colour weights "
+                             "w2 + sum_k Y_k(d) dW_k, spherical harmonics of degree L (1: 3 "
+                             "directions, 2: 8); default 0 = no such row")
+    parser.add_argument("--figure-views", type=int, default=2, metavar="N",
+                        help="held-out views in the image figure written beside the JSON "
+                             "as NAME_views.png (default 2)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training-config override for every model (repeatable)")
     parser.add_argument("--autoint-set", action="append", default=[], metavar="KEY=VALUE",
@@ -61,11 +68,14 @@ def options(args: argparse.Namespace):
         scene=args.scene, res=args.res, data=Path(args.data) if args.data else None,
         minutes=args.minutes, iters=args.iters, sections=args.sections,
         nonneg=tuple(s.strip() for s in str(args.nonneg).split(",") if s.strip()),
-        view_dependent=bool(args.terf_view_dependent),
+        view_dependent=bool(args.terf_view_dependent), view_sh=args.terf_view_sh,
         train_set=typed_overrides(TrainConfig(), parse_assignments(args.set)),
         autoint_set=typed_settings("autoint", args.autoint_set),
         terf_set=typed_settings("terf", args.terf_set),
         eval_views=args.eval_views, quick=args.quick,
         run_dir=Path(args.run) if args.run else None,
         plot=Path(args.json).with_suffix(".png") if args.json else None,
+        figure=(Path(args.json).with_name(Path(args.json).stem + "_views.png")
+                if args.json else None),
+        figure_views=args.figure_views,
         seed=args.seed, device=resolve_device(args.device), progress=not args.quiet)

@@ -20,6 +20,16 @@ spacings and κ = 1/((2π)^{3/2} width³), so a uniform weight u gives f ≈ u. 
   of the colour weights the expansion backward already forms (``color_bias`` of
   :func:`~quadfree.taylor.volume.volume_render_layer`). Its last layer starts at zero, so an
   untrained view network renders exactly what the Lambertian model renders.
+* optional view-dependent colour *weights* (``view_sh`` = L ≥ 1, paper §6.4.2 in an exact
+  low-rank form): the colour weights of a ray with unit direction d are
+  ``w⁽²⁾(d) = w⁽²⁾ + Σ_k Y_k(d) ΔW_k`` with Y_k the K = (L+1)² − 1 real spherical harmonics
+  of degrees 1…L (K = 3 or 8) and ΔW_k learnable (3 colour channels each, starting at 0, so
+  the untrained model is Lambertian). Colour is linear in the weights, so the expansion
+  carries 4 + 3K channels (density, w⁽²⁾, ΔW_1 … ΔW_K) built once from the shared sources;
+  per ray only the K mixing coefficients Y_k(d) differ (``color_mix`` of
+  :func:`~quadfree.taylor.volume.volume_render_layer`). Unlike β(d) above, the colour change
+  with direction varies in space (each ΔW_k is a field), no network is evaluated, and the
+  gradient of every ΔW_k comes from the same single backward expansion.
 
 Scene coordinates are mapped into the expansion's domain by ``x / bound`` (the objects scene
 fits in the ball of radius 1.3; ``bound = 1.5``); the ray parameter t stays in scene units
@@ -74,6 +84,8 @@ class Config:
         t_min: early termination once transmittance falls below this.
         view_dependent: add the view-direction colour network (off: Lambertian, as published).
         view_width: hidden width of that network.
+        view_sh: degree L of the view-dependent colour weights ``w⁽²⁾ + Σ_k Y_k(d) ΔW_k``
+            (0: off; 1 → K = 3, 2 → K = 8 colour-weight directions).
     """
 
     levels: int = 3
@@ -93,6 +105,31 @@ class Config:
     t_min: float = 1e-4
     view_dependent: bool = False
     view_width: int = 16
+    view_sh: int = 0
+
+
+SH_DEGREES = (0, 1, 2)
+
+
+def sh_basis(d: torch.Tensor, degree: int) -> torch.Tensor:
+    """Real spherical harmonics of degrees 1…``degree`` at unit directions: ``(R, 3)`` →
+    ``(R, (degree+1)² − 1)`` (the constant Y_0 is left out: it is w⁽²⁾ itself).
+
+    Example:
+        >>> sh_basis(torch.tensor([[0.0, 0.0, 1.0]]), 1)
+        tensor([[0.0000, 0.4886, 0.0000]])
+        >>> sh_basis(torch.tensor([[1.0, 0.0, 0.0]]), 2).shape
+        torch.Size([1, 8])
+    """
+    if degree not in SH_DEGREES[1:]:
+        raise QuadfreeError(f"view_sh={degree!r}: choose from {SH_DEGREES}", param="view_sh")
+    x, y, z = d.unbind(-1)
+    out = [0.4886025119 * y, 0.4886025119 * z, 0.4886025119 * x]
+    if degree >= 2:
+        out += [1.0925484306 * x * y, 1.0925484306 * y * z,
+                0.3153915653 * (3.0 * z * z - 1.0), 1.0925484306 * x * z,
+                0.5462742153 * (x * x - y * y)]
+    return torch.stack(out, -1)
 
 
 class TeRF(RadianceMethod):
@@ -133,6 +170,11 @@ class TeRF(RadianceMethod):
         self.offsets = nn.Parameter(torch.zeros(1, n, 3)) if c.learn_sources else None
         self.w_density = nn.Parameter(torch.full((1, 1, n), float(c.density_init)))
         self.w_color = nn.Parameter(0.01 * torch.randn(1, 3, n, generator=gen))
+        if c.view_sh not in SH_DEGREES:
+            raise QuadfreeError(f"view_sh={c.view_sh!r}: choose from {SH_DEGREES}",
+                                param="view_sh")
+        k = (c.view_sh + 1) ** 2 - 1
+        self.w_view = nn.Parameter(torch.zeros(1, 3 * k, n)) if k else None
         self.view_net: nn.Module | None = None
         if c.view_dependent:
             if c.view_width < 1:
@@ -158,15 +200,18 @@ class TeRF(RadianceMethod):
         if self.config.nonneg == "weights":
             wd = torch.relu(wd)
         c = self.config
-        return self.kappa * torch.cat([c.density_scale * wd, c.color_scale * self.w_color], 1)
+        parts = [c.density_scale * wd, c.color_scale * self.w_color]
+        if self.w_view is not None:
+            parts.append(c.color_scale * self.w_view)
+        return self.kappa * torch.cat(parts, 1)
 
     def _density_kind(self) -> str:
         return {"relu": "relu", "softplus": "softplus", "weights": "identity"}[
             self.config.nonneg]
 
     def _key(self) -> tuple:
-        params = [self.w_density, self.w_color] + ([self.offsets] if self.offsets is not None
-                                                   else [])
+        params = [self.w_density, self.w_color] + [
+            t for t in (self.offsets, self.w_view) if t is not None]
         return tuple((t.data_ptr(), t._version, t.dtype, str(t.device)) for t in params)
 
     @torch.no_grad()
@@ -190,19 +235,29 @@ class TeRF(RadianceMethod):
         d = nn.functional.normalize(directions, dim=-1)
         return self.view_net(d.to(self.w_color.dtype))
 
+    def color_mix(self, directions: torch.Tensor) -> torch.Tensor | None:
+        """Per-ray colour-weight mixing coefficients Y_k(d) ``(R, K)`` from directions
+        ``(R, 3)``; ``None`` when ``view_sh`` is 0."""
+        if self.w_view is None:
+            return None
+        d = nn.functional.normalize(directions, dim=-1)
+        return sh_basis(d.to(self.w_color.dtype), self.config.view_sh)
+
     def render_rays(self, rays: RayBundle, *, training: bool) -> dict[str, torch.Tensor]:
         b = self.config.bound
         o, r = rays.origins / b, rays.directions / b
         near, far = rays.near[None], rays.far[None]
+        mix = self.color_mix(rays.directions)
         if torch.is_grad_enabled() and training:
             out = volume_render_layer(self.transform, self.sources(), self.weights(), o, r,
                                       near, far, color_bias=self.color_bias(rays.directions),
-                                      **self._options())
+                                      color_mix=mix, **self._options())
             rgb, acc, depth = out["rgb"], out["acc"], out["depth"]
         else:
             bias = self.color_bias(rays.directions)
             res = volume_render(self.expansion(), o.detach(), r.detach(), near, far,
                                 color_bias=None if bias is None else bias.detach(),
+                                color_mix=None if mix is None else mix.detach(),
                                 **self._options())
             rgb, acc, depth = res.rgb, res.acc, res.depth
             self._stats = {"rays": int(o.shape[0]), "segments": res.segments,
@@ -237,10 +292,12 @@ class TeRF(RadianceMethod):
         frame, sources, and per ray (of the last inference batch) the crossed cells, the cells
         whose density was read (not provably empty), the cells whose colour was read (before
         termination), the cell-polynomial reads (1 density channel per density cell + 3
-        colour channels per coloured cell, each at J Gauss nodes) and the nodes read.
+        colour channels per coloured cell — 3(K+1) with ``view_sh`` — each at J Gauss
+        nodes) and the nodes read; ``expansion_channels`` is 4 (+ 3K with ``view_sh``).
         """
         s = self._stats
         rays = max(s["rays"], 1)
+        ncol = 1 if self.w_view is None else 1 + self.w_view.shape[1] // 3
         seg, dens, act = (s["segments"] / rays, s["density_segments"] / rays,
                           s["active_segments"] / rays)
         return {"network_evals_per_ray": self.evals_per_ray(), "expansions_per_step": 2,
@@ -248,7 +305,8 @@ class TeRF(RadianceMethod):
                 "levels": self.config.levels, "order": self.config.order,
                 "cells_per_ray": round(seg, 2), "density_cells_per_ray": round(dens, 2),
                 "coloured_cells_per_ray": round(act, 2),
-                "cell_polynomials_per_ray": round(dens + 3 * act, 2),
+                "expansion_channels": 1 + 3 * ncol,
+                "cell_polynomials_per_ray": round(dens + 3 * ncol * act, 2),
                 "nodes_per_ray": round(self.config.nodes * dens, 2)}
 
 

@@ -32,6 +32,16 @@ as shifting all colour weights w⁽²⁾ by one direction-dependent amount (a un
 gives f ≈ u), so no colour expansion per direction is needed; its gradient is the sum over
 the ray's nodes of the case-1 colour weights ``∂L/∂c_k ⊙ s′`` the backward inserts anyway.
 
+View-dependent colour weights (paper §6.4.2, exact low-rank form): with ``color_mix``
+``(B, R, K)`` the expansion carries C = 4 + 3K channels — density, the colour weights w⁽²⁾
+and K colour-weight directions ΔW_k — and ray (b, r) sees the colour weights
+``w⁽²⁾(d) = w⁽²⁾ + Σ_k a_k ΔW_k`` with ``a = color_mix[b, r]``. Colour is linear in the
+weights, so its logits are ``f_{1..3}(x) + Σ_k a_k f_{ΔW_k}(x)``: the K + 1 colour expansions
+share the sources, one expansion of all channels serves every direction, and per ray only the
+mixing coefficients differ. The backward inserts ``a_k ∂L/∂logit`` as the weights of channel
+block k (the same node positions, so still one expansion, of C channels), and
+``∂L/∂a_k = Σ_nodes ⟨∂L/∂logit, f_{ΔW_k}⟩`` per ray.
+
 Backward (paper §6.2.2, cases 1, 2a, 2b and the background term) through expansions: with
 ``a_k = σ_k δ_k``, weights ``w_k = T_k(1 − e^{−a_k})`` and ``v_k = ⟨ȳ_rgb, c_k⟩ + ȳ_depth t_k +
 ȳ_acc``,
@@ -133,6 +143,8 @@ class VolumeNodes(NamedTuple):
         mask: ``(B, R, S′, J)`` bool, where the nodes sit in the compact per-ray layout (each
     ray's read segments in order, padded to S′).
         dsig: ``(M,)`` ``δ_k · g′(f₀)``; dcol: ``(M, 3)`` ``s′(f_c)``.
+        mix: ``(M, K + 1)`` the node's colour mixing coefficients ``(1, a_1 … a_K)`` and
+    deltas ``(M, K, 3)`` the ΔW_k colour logits there (both ``None`` without ``color_mix``).
     Dense per-ray tensors ``(B, R, L)`` (L = S′·J, zero outside ``mask``): ``weights`` w_k,
     ``t_next`` T_{k+1}, ``t`` node distances; ``color`` ``(B, R, L, 3)``;
     ``t_inf`` ``(B, R)``.
@@ -148,6 +160,8 @@ class VolumeNodes(NamedTuple):
     t: torch.Tensor
     color: torch.Tensor
     t_inf: torch.Tensor
+    mix: torch.Tensor | None = None
+    deltas: torch.Tensor | None = None
 
 
 class VolumeOutput(NamedTuple):
@@ -244,8 +258,10 @@ def read_nodes(rows: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
 def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: int,
             density: str, color: str, background, beta: float, t_min: float,
             skip_empty: bool = True, color_bias: torch.Tensor | None = None,
-            need_nodes: bool = True) -> tuple[VolumeOutput, VolumeNodes | None]:
-    """The forward pass on an expansion with C = 4 channels; rays already (B, R, d).
+            need_nodes: bool = True, color_mix: torch.Tensor | None = None
+            ) -> tuple[VolumeOutput, VolumeNodes | None]:
+    """The forward pass on an expansion with C = 4 + 3K channels (K = ``color_mix``'s last
+    size, 0 without it); rays already (B, R, d).
 
     Per-ray tensors use a compact layout ``(B, R, S′, J)``: each ray's read segments in
     order, padded to the longest such list (S′ ≤ the crossed-cell count S), so the
@@ -253,9 +269,11 @@ def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: in
     (inference) skips what only the backward needs and returns ``None`` for it.
     """
     B, C = E.coeffs.shape[:2]
-    if C != 4:
-        raise QuadfreeError(f"expansion: {C} channels; volume rendering needs 4 "
-                            "(density, r, g, b)", param="w")
+    K = 0 if color_mix is None else color_mix.shape[-1]
+    if C != 4 + 3 * K:
+        raise QuadfreeError(f"expansion: {C} channels; volume rendering needs 4 + 3K = "
+                            f"{4 + 3 * K} (density, r, g, b, then 3 per colour-mix "
+                            f"coefficient; K = {K})", param="w")
     dtype, device = E.coeffs.dtype, E.coeffs.device
     R = o.shape[1]
     tau, gw = gauss_nodes(nodes, dtype, device)
@@ -298,7 +316,13 @@ def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: in
     b2, r2, slot2 = kept(sl.batch), kept(sl.ray), kept(slot)
     mid2, half2 = kept(sl.mid), kept(sl.half)
     # 3. colour only where the ray still sees something
-    fc = read_nodes(rows[:, :, 1:].contiguous(), b2, kept(sl.cell), kept(basis))  # (K2, 3, J)
+    fc = read_nodes(rows[:, :, 1:].contiguous(), b2, kept(sl.cell), kept(basis))
+    mix = deltas = None
+    if K:                                   # (K2, 3(K+1), J) → w⁽²⁾(d)'s logits (K2, 3, J)
+        blocks = fc.reshape(fc.shape[0], K + 1, 3, J)
+        mix = torch.cat([torch.ones_like(color_mix[..., :1]), color_mix], -1)[b2, r2]
+        fc = (blocks * mix[:, :, None, None]).sum(1)
+        deltas = blocks[:, 1:]                                                  # (K2, K, 3, J)
     if color_bias is not None:                              # per-ray view-dependent shift
         fc = fc + color_bias[b2, r2][:, :, None]
     col, dcol = color_map(fc.permute(0, 2, 1), color)                                # (K2, J, 3)
@@ -332,7 +356,11 @@ def _render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near, far, nodes: in
                        x=x.reshape(-1, d), mask=active[..., None].expand(B, R, Sp, J),
                        dsig=kept(delta * dsigma).reshape(-1), dcol=dcol.reshape(-1, 3),
                        weights=weights, t_next=T * torch.exp(-a), t=t_dense, color=colors,
-                       t_inf=t_inf)
+                       t_inf=t_inf,
+                       mix=None if mix is None else mix[:, None].expand(-1, J, -1)
+                       .reshape(-1, K + 1),
+                       deltas=None if deltas is None else deltas.permute(0, 3, 1, 2)
+                       .reshape(-1, K, 3))
     return out, info
 
 
@@ -340,12 +368,15 @@ def volume_render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near=0.0, far=
                   nodes: int = 4, density: str = "relu", color: str = "sigmoid",
                   background: float | torch.Tensor = 1.0, beta: float = 10.0,
                   t_min: float = 1e-4, skip_empty: bool = True,
-                  color_bias: torch.Tensor | None = None) -> VolumeOutput:
+                  color_bias: torch.Tensor | None = None,
+                  color_mix: torch.Tensor | None = None) -> VolumeOutput:
     """Render rays through a 4-channel expansion (density, r, g, b); see the module docstring.
 
     ``skip_empty`` (``density="relu"`` only) skips cells whose density is provably ≤ 0; the
     result is the same either way (it exists to test that). ``color_bias`` ``(B, R, 3)`` or
     ``(R, 3)`` (optional) is added to the colour logits of every node of a ray.
+    ``color_mix`` ``(B, R, K)`` or ``(R, K)`` (optional): view-dependent colour weights
+    ``w⁽²⁾ + Σ_k a_k ΔW_k`` per ray; E then has 4 + 3K channels (density, w⁽²⁾, ΔW_1 … ΔW_K).
 
     E: expansion ``(B, 4, n…, P)``; o, r: ``(R, d)`` or ``(B, R, d)`` (t in units of |r|);
     near, far: floats or ``(B, R)``. Only the part of a ray inside [−1, 1]^d sees the volume.
@@ -366,8 +397,9 @@ def volume_render(E: Expansion, o: torch.Tensor, r: torch.Tensor, near=0.0, far=
     _check_options(nodes, density, color, beta, t_min)
     o, r = batch_rays(o.to(E.coeffs.dtype), r.to(E.coeffs.dtype), E.coeffs.shape[0], E.dim)
     bias = _color_bias(color_bias, o)
+    mix = _color_mix(color_mix, o)
     return _render(E, o, r, near, far, nodes, density, color, background, beta, t_min,
-                   skip_empty, bias, need_nodes=False)[0]
+                   skip_empty, bias, need_nodes=False, color_mix=mix)[0]
 
 
 def _color_bias(bias: torch.Tensor | None, o: torch.Tensor) -> torch.Tensor | None:
@@ -380,6 +412,18 @@ def _color_bias(bias: torch.Tensor | None, o: torch.Tensor) -> torch.Tensor | No
         raise QuadfreeError(f"color_bias: expected a ({R}, 3) or ({B}, {R}, 3) tensor",
                             param="color_bias")
     return bias.to(o.dtype).expand(B, R, 3)
+
+
+def _color_mix(mix: torch.Tensor | None, o: torch.Tensor) -> torch.Tensor | None:
+    """``None`` or the per-ray colour mixing coefficients as ``(B, R, K)`` in o's dtype."""
+    if mix is None:
+        return None
+    B, R = o.shape[:2]
+    if not isinstance(mix, torch.Tensor) or mix.dim() not in (2, 3) or mix.shape[-2] != R \
+            or mix.shape[-1] < 1 or (mix.dim() == 3 and mix.shape[0] not in (1, B)):
+        raise QuadfreeError(f"color_mix: expected an ({R}, K) or ({B}, {R}, K) tensor, K >= 1",
+                            param="color_mix")
+    return mix.to(o.dtype).expand(B, R, mix.shape[-1])
 
 
 def _pad_by_batch(batch: torch.Tensor, values: torch.Tensor, B: int) -> torch.Tensor:
@@ -398,10 +442,11 @@ class _VolumeRender(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, p, w, o, r, S, near, far, nodes, density, color, background, beta, t_min,
-                bias):
+                bias, mix):
         E = S.expand(p.detach(), w.detach())
         out, info = _render(E, o, r, near, far, nodes, density, color, background, beta,
-                            t_min, color_bias=None if bias is None else bias.detach())
+                            t_min, color_bias=None if bias is None else bias.detach(),
+                            color_mix=None if mix is None else mix.detach())
         ctx.S, ctx.info = S, info
         ctx.bg = _background(background, out.rgb)
         ctx.save_for_backward(p, w)
@@ -430,8 +475,15 @@ class _VolumeRender(torch.autograd.Function):
         mask = info.mask.reshape(B, R, L)
         g_sigma = da[mask] * info.dsig                                              # (M,)
         g_col = (info.weights[..., None] * rgb_bar[:, :, None, :])[mask] * info.dcol  # (M, 3)
-        g = torch.cat([g_sigma[:, None], g_col], 1)                                 # (M, 4)
-        p_bar = w_bar = bias_bar = None
+        p_bar = w_bar = bias_bar = mix_bar = None
+        if info.mix is not None:              # channel block k carries a_k ∂L/∂logit
+            if ctx.needs_input_grad[14]:      # ∂L/∂a_k: Σ over the ray's nodes ⟨∂L/∂logit, ΔW_k⟩
+                per_node = (g_col[:, None, :] * info.deltas).sum(-1)                 # (M, K)
+                dense = per_node.new_zeros(B, R, L, per_node.shape[1])
+                dense[mask] = per_node
+                mix_bar = dense.sum(2)
+            g_col = (g_col[:, None, :] * info.mix[:, :, None]).reshape(g_col.shape[0], -1)
+        g = torch.cat([g_sigma[:, None], g_col], 1)                                 # (M, C)
         if ctx.needs_input_grad[13]:          # ∂L/∂β_r: the ray's case-1 colour weights
             dense = g_col.new_zeros(B, R, L, 3)
             dense[mask] = g_col
@@ -440,18 +492,18 @@ class _VolumeRender(torch.autograd.Function):
             pts = _pad_by_batch(info.batch, info.x, B)                              # (B, M', d)
             wts = _pad_by_batch(info.batch, g, B).permute(0, 2, 1)                  # (B, 4, M')
             H = S.expand(pts, wts)
-            w_bar = H.evaluate(p)                                                   # (B, 4, N)
+            w_bar = H.evaluate(p)                                                   # (B, C, N)
             if ctx.needs_input_grad[0]:
                 p_bar = (w[..., None] * H.gradient(p)).sum(1)                       # (B, N, d)
-        return (p_bar, w_bar) + (None,) * 11 + (bias_bar,)
+        return (p_bar, w_bar) + (None,) * 11 + (bias_bar, mix_bar)
 
 
 def volume_render_layer(S: FC2T2, p: torch.Tensor, w: torch.Tensor, o: torch.Tensor,
                         r: torch.Tensor, near=0.0, far=math.inf, *, nodes: int = 4,
                         density: str = "relu", color: str = "sigmoid",
                         background: float | torch.Tensor = 1.0, beta: float = 10.0,
-                        t_min: float = 1e-4, color_bias: torch.Tensor | None = None
-                        ) -> dict[str, torch.Tensor]:
+                        t_min: float = 1e-4, color_bias: torch.Tensor | None = None,
+                        color_mix: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """TeRF's layer: render rays through ``f(x; p, w)``, differentiable in p and w.
 
     Shapes: p ``(B, N, d)`` in [−1, 1]^d, w ``(B, 4, N)`` (channel 0 density, 1–3 colour),
@@ -460,7 +512,9 @@ def volume_render_layer(S: FC2T2, p: torch.Tensor, w: torch.Tensor, o: torch.Ten
     backward: one 4-channel expansion of the read nodes, read at p (module docstring).
     For the published non-negativity pass ``relu(w)`` in channel 0 and ``density="identity"``.
     ``color_bias`` ``(R, 3)`` or ``(B, R, 3)`` (optional, differentiable): a per-ray shift of
-    the colour logits (view-dependent colour, module docstring).
+    the colour logits (view-dependent colour, module docstring). ``color_mix`` ``(R, K)`` or
+    ``(B, R, K)`` (optional, differentiable): per-ray colour weights ``w⁽²⁾ + Σ_k a_k ΔW_k``;
+    w is then ``(B, 4 + 3K, N)`` (density, w⁽²⁾, ΔW_1 … ΔW_K; module docstring).
 
     Example:
         >>> from quadfree.taylor import FC2T2
@@ -475,13 +529,17 @@ def volume_render_layer(S: FC2T2, p: torch.Tensor, w: torch.Tensor, o: torch.Ten
         raise QuadfreeError(f"S: expected an FC2T2, got {type(S).__name__}", param="S")
     if not isinstance(p, torch.Tensor) or p.dim() != 3 or p.shape[-1] != S.dim:
         raise QuadfreeError(f"sources p: expected a (B, N, {S.dim}) tensor", param="p")
-    if not isinstance(w, torch.Tensor) or w.dim() != 3 or w.shape[1] != 4:
-        raise QuadfreeError("weights w: expected a (B, 4, N) tensor (density, r, g, b)",
-                            param="w")
+    K = int(color_mix.shape[-1]) if isinstance(color_mix, torch.Tensor) and color_mix.dim() \
+        else 0
+    if not isinstance(w, torch.Tensor) or w.dim() != 3 or w.shape[1] != 4 + 3 * K:
+        raise QuadfreeError(f"weights w: expected a (B, {4 + 3 * K}, N) tensor (density, "
+                            "r, g, b" + (f", then {K} colour-weight directions" if K else "")
+                            + ")", param="w")
     _check_options(nodes, density, color, beta, t_min)
     o, r = batch_rays(o.to(p.dtype), r.to(p.dtype), p.shape[0], S.dim)
     bias = _color_bias(color_bias, o)
+    mix = _color_mix(color_mix, o)
     rgb, acc, depth = _VolumeRender.apply(p, w.to(p.dtype), o.detach(), r.detach(), S, near,
                                           far, nodes, density, color, background, beta, t_min,
-                                          bias)
+                                          bias, mix)
     return {"rgb": rgb, "acc": acc, "depth": depth}

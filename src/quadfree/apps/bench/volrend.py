@@ -9,9 +9,16 @@ is timed on the same ray batches: ``forward_s`` (render + loss) and ``backward_s
 TeRF rows: one per non-negativity mode in ``nonneg`` (default ``relu`` = max(f, 0), the
 paper's future work, and ``weights`` = the published relu on w⁽¹⁾); the first is labelled
 "TeRF". With ``view_dependent`` one more row, "TeRF view-dep.": the first mode plus the
-view-direction colour network (paper §6.4.2, ``Config.view_dependent``), to compare with and
-without. Every TeRF row has ``method: "terf"``, its ``nonneg``, ``view_dependent`` and ``work``
-(expansions per step/frame, cells and polynomials per ray, network evaluations per ray).
+view-direction colour-logit shift (``Config.view_dependent``). With ``view_sh`` = L one more
+row, "TeRF SH colour": the first mode with the view-dependent colour weights of paper §6.4.2 in
+exact low-rank form, ``w⁽²⁾(d) = w⁽²⁾ + Σ_k Y_k(d) ΔW_k`` (``Config.view_sh``). Every TeRF
+row has ``method: "terf"``, its ``nonneg``, ``view_dependent``, ``view_sh`` and ``work``
+(expansions per step/frame, expansion channels, cells and polynomials per ray, network
+evaluations per ray); every row has the ``scene``.
+
+Figure (``figure``): the first ``figure_views`` test views as a PNG grid — ground truth, then
+every row's rendering, each panel captioned with its PSNR on that view and the row's median
+seconds per frame.
 
 JSON: ``{"rows": [...], "targets": {...}, "machine": ...}``; each row has the keys of
 ``bench autoint`` (``psnr``, ``ssim``, ``render_s_per_frame``, ``speedup``, ``psnr_gap_db``,
@@ -31,14 +38,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from quadfree.apps.comparison import plot_quality_vs_time
+from quadfree.apps.comparison import plot_image_grid, plot_quality_vs_time
 from quadfree.apps.pipeline import score_methods, train_for_budget
 from quadfree.data.blender import load_blender
 from quadfree.data.scenes import make_scene
 from quadfree.errors import QuadfreeError
 from quadfree.machine import machine_info
 from quadfree.radiance.base import RadianceMethod
-from quadfree.radiance.terf import NONNEG
+from quadfree.radiance.terf import NONNEG, SH_DEGREES
 from quadfree.train.checkpoint import load_run
 
 
@@ -52,7 +59,12 @@ class VolrendBenchOptions:
             about 11 min on an idle 2-core machine); iters: fixed steps (None: calibrated).
         sections: AutoInt's N.
         nonneg: TeRF non-negativity modes, one row each (see :data:`quadfree.radiance.terf.NONNEG`).
-        view_dependent: add a TeRF row with view-dependent colour (first ``nonneg`` mode).
+        view_dependent: add a TeRF row with the view-direction colour-logit shift (first
+            ``nonneg`` mode).
+        view_sh: if ≥ 1, add a TeRF row with view-dependent colour weights of this spherical-
+            harmonics degree (first ``nonneg`` mode; ``Config.view_sh``).
+        figure, figure_views: write the image grid of the first ``figure_views`` test views
+            here (PNG; None: no figure).
         train_set, autoint_set, terf_set: typed config overrides.
         eval_views: only the first N test views (None: all; at least 3).
         timing_steps: training steps timed per model for forward_s / backward_s.
@@ -69,6 +81,9 @@ class VolrendBenchOptions:
     sections: int = 8
     nonneg: tuple[str, ...] = ("relu", "weights")
     view_dependent: bool = False
+    view_sh: int = 0
+    figure: Path | None = None
+    figure_views: int = 2
     train_set: dict[str, Any] = field(default_factory=dict)
     autoint_set: dict[str, Any] = field(default_factory=dict)
     terf_set: dict[str, Any] = field(default_factory=dict)
@@ -93,16 +108,25 @@ def _models(opts: VolrendBenchOptions) -> list[dict[str, Any]]:
               {"key": f"autoint_n{opts.sections}", "label": f"AutoInt N={opts.sections}",
                "method": "autoint", "sections": opts.sections,
                "overrides": {**opts.autoint_set, "sections": opts.sections}}]
+    base = {"view_dependent": bool(opts.terf_set.get("view_dependent", False)),
+            "view_sh": int(opts.terf_set.get("view_sh", 0))}
     for i, mode in enumerate(opts.nonneg):
         models.append({"key": f"terf_{mode}", "label": "TeRF" if i == 0 else f"TeRF {mode}",
-                       "method": "terf", "nonneg": mode,
-                       "view_dependent": bool(opts.terf_set.get("view_dependent", False)),
-               "overrides": {**opts.terf_set, "nonneg": mode}})
+                       "method": "terf", "nonneg": mode, **base,
+                       "overrides": {**opts.terf_set, "nonneg": mode}})
+    mode = opts.nonneg[0]
     if opts.view_dependent:
-        mode = opts.nonneg[0]
         models.append({"key": f"terf_{mode}_view", "label": "TeRF view-dep.",
-                       "method": "terf", "nonneg": mode, "view_dependent": True,
+                       "method": "terf", "nonneg": mode, **base, "view_dependent": True,
                        "overrides": {**opts.terf_set, "nonneg": mode, "view_dependent": True}})
+    if opts.view_sh:
+        if opts.view_sh not in SH_DEGREES:
+            raise QuadfreeError(f"view_sh {opts.view_sh}: choose from {SH_DEGREES}",
+                                param="view_sh")
+        models.append({"key": f"terf_{mode}_sh{opts.view_sh}", "label": "TeRF SH colour",
+                       "method": "terf", "nonneg": mode, **base, "view_sh": opts.view_sh,
+                       "overrides": {**opts.terf_set, "nonneg": mode,
+                                     "view_sh": opts.view_sh}})
     return models
 
 
@@ -142,6 +166,32 @@ def step_timing(method: RadianceMethod, rays, target: torch.Tensor, batch: int, 
     return {"forward_s": statistics.median(fwd), "backward_s": statistics.median(bwd)}
 
 
+def plot_views(comp: dict[str, Any], test, path: Path, title: str = "") -> None:
+    """The image figure: ground truth | every method, one row per kept view, each panel
+    captioned with its PSNR on that view and the method's median seconds per frame.
+
+    comp: :func:`~quadfree.apps.pipeline.score_methods`' result with kept images; test: the
+    split they came from.
+
+    Example:
+        >>> import tempfile
+        >>> comp = {"rows": [{"label": "NeRF", "render_s_per_frame": 0.5,
+        ...                   "per_image": [{"psnr": 20.0}]}],
+        ...         "images": {"NeRF": [torch.zeros(4, 4, 3)]}}
+        >>> class T: images = torch.ones(1, 4, 4, 3)
+        >>> plot_views(comp, T(), Path(tempfile.mkdtemp()) / "v.png")
+    """
+    kept = min(len(v) for v in comp["images"].values())
+    columns = {"ground truth": [test.images[i] for i in range(kept)]}
+    captions: dict[str, list[str]] = {"ground truth": ["reference"] * kept}
+    for row in comp["rows"]:
+        columns[row["label"]] = comp["images"][row["label"]][:kept]
+        captions[row["label"]] = [f"{row['per_image'][i]['psnr']:.2f} dB, "
+                                  f"{row['render_s_per_frame']:.3f} s/frame"
+                                  for i in range(kept)]
+    plot_image_grid(columns, path, title=title, captions=captions)
+
+
 def run_benchmark(opts: VolrendBenchOptions) -> dict[str, Any]:
     """Run the benchmark; returns the JSON-ready result.
 
@@ -157,6 +207,9 @@ def run_benchmark(opts: VolrendBenchOptions) -> dict[str, Any]:
     models = _models(opts)
     if opts.iters is not None and opts.iters < 1:
         raise QuadfreeError(f"iters {opts.iters}: need at least 1 step", param="iters")
+    if opts.figure_views < 1:
+        raise QuadfreeError(f"figure_views {opts.figure_views}: must be >= 1",
+                            param="figure_views")
     if opts.eval_views is not None and opts.eval_views < 3:
         raise QuadfreeError(f"eval_views {opts.eval_views}: need at least 3 for a median",
                             param="eval_views")
@@ -178,7 +231,13 @@ def run_benchmark(opts: VolrendBenchOptions) -> dict[str, Any]:
                                                                      device)
         test = load_blender(data, "test")
         comp = score_methods(methods, test, baseline="NeRF", max_views=opts.eval_views,
+                             keep_images=opts.figure_views if opts.figure else 0,
                              seed=opts.seed, device=device, progress=progress)
+        if opts.figure is not None:
+            plot_views(comp, test, opts.figure,
+                       title=f"{opts.scene} {opts.res}×{opts.res}, held-out test views, "
+                             f"{opts.minutes:g} min training per model "
+                             "(PSNR of the view, median s/frame)")
         train = load_blender(data, "train")
         rays, target = train.all_rays()
         batch = int(opts.train_set.get("batch_rays", 512))
@@ -193,9 +252,10 @@ def run_benchmark(opts: VolrendBenchOptions) -> dict[str, Any]:
             vc["density_cv_median"] = vc.get("cv_median")
             work = method.work() if hasattr(method, "work") else None
             rows.append({
-                "method": model["method"], "label": model["label"],
+                "scene": opts.scene, "method": model["method"], "label": model["label"],
                 "sections": model.get("sections"), "nonneg": model.get("nonneg"),
                 "view_dependent": model.get("view_dependent"),
+                "view_sh": model.get("view_sh"),
                 "psnr": round(row["psnr"], 3), "ssim": round(row["ssim"], 4),
                 "render_s_per_frame": round(row["render_s_per_frame"], 5),
                 "render_s_all": row["render_s_all"], "evals_per_ray": row["evals_per_ray"],
