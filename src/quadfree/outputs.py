@@ -61,7 +61,9 @@ def check_writable(path: str | os.PathLike, name: str) -> None:
         >>> import tempfile
         >>> check_writable(Path(tempfile.mkdtemp()) / "new" / "out.json", "json")
     """
-    base = _existing_ancestor(Path(path))
+    path = Path(path)
+    # an existing file is replaced (atomically): what must accept a new file is its folder
+    base = _existing_ancestor(path.parent if path.is_file() else path)
     if not base.is_dir():
         raise QuadfreeError(f"{name} {path}: {base} is a file, not a folder", param=name)
     try:
