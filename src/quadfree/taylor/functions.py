@@ -19,10 +19,22 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from quadfree.taylor.expansion import FC2T2, Expansion
+from quadfree.taylor.targets import FixedTargets, value_and_gradient
 
 
 def _batched(q: torch.Tensor, batch: int) -> torch.Tensor:
     return q if q.dim() == 3 else q.unsqueeze(0).expand(batch, -1, -1)
+
+
+def _source_grads(back: Expansion, p: torch.Tensor, w: torch.Tensor, need_p: bool,
+                  need_w: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """w̄ = f(p; q, ȳ) and p̄ = Σ_c w_c ∇f_c(p; q, ȳ) from the backward expansion ``back``
+    (values and gradients read in one gather when both are needed)."""
+    if not need_p:
+        return None, back.evaluate(p).to(w.dtype) if need_w else None
+    vg = value_and_gradient(back, p)                                  # (B, C, N, 1 + d)
+    grad_p = torch.einsum("bcn,bcnd->bnd", w.to(p.dtype), vg[..., 1:])
+    return grad_p, vg[..., 0].to(w.dtype) if need_w else None
 
 
 class KernelSumFunction(torch.autograd.Function):
@@ -66,8 +78,41 @@ class KernelSumFunction(torch.autograd.Function):
         if need_p or need_w:
             # one expansion of ȳ at the targets, read at the sources
             back = ctx.transform.expand(_batched(q, p.shape[0]).to(p.dtype), grad_y)
-            if need_w:
-                grad_w = back.evaluate(p).to(w.dtype)
-            if need_p:
-                grad_p = torch.einsum("bcn,bcnd->bnd", w.to(p.dtype), back.gradient(p))
+            grad_p, grad_w = _source_grads(back, p, w, need_p, need_w)
         return grad_p, grad_w, grad_q, None, None
+
+
+class FixedTargetsSumFunction(torch.autograd.Function):
+    """``y = f(q; p, w)`` at a :class:`~quadfree.taylor.targets.FixedTargets` set.
+
+    ``apply(p, w, targets, transform, expansion)`` as :class:`KernelSumFunction`, with the
+    targets prepared once: the forward reads the expansion with the cached cells and basis,
+    the backward inserts ȳ with the cached P2M basis. Same results to rounding; no q̄ (the
+    targets are constants). Returns y ``(B, C, M)`` in the targets' order.
+
+    Example:
+        >>> S = FC2T2("exp(-20*(x**2+y**2))", levels=2, order=4, dim=2)
+        >>> T = FixedTargets(torch.tensor([[0.1, 0.0]]), S)
+        >>> p = torch.zeros(1, 1, 2, requires_grad=True); w = torch.ones(1, 1, 1)
+        >>> FixedTargetsSumFunction.apply(p, w, T, S, None).sum().backward(); p.grad.shape
+        torch.Size([1, 1, 2])
+    """
+
+    @staticmethod
+    def forward(ctx, p: torch.Tensor, w: torch.Tensor, targets: FixedTargets,
+                transform: FC2T2, expansion: Expansion | None) -> torch.Tensor:
+        E = transform.expand(p, w) if expansion is None else expansion
+        ctx.targets = targets
+        ctx.save_for_backward(p, w)
+        return targets.evaluate(E).to(p.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y: torch.Tensor):
+        p, w = ctx.saved_tensors
+        need_p, need_w = ctx.needs_input_grad[:2]
+        grad_p = grad_w = None
+        if need_p or need_w:
+            back = ctx.targets.expand(grad_y.to(p.dtype))   # ȳ at the targets, cached P2M
+            grad_p, grad_w = _source_grads(back, p, w, need_p, need_w)
+        return grad_p, grad_w, None, None, None

@@ -8,6 +8,7 @@ from torch import nn
 from quadfree.errors import QuadfreeError
 from quadfree.taylor.expansion import FC2T2, Expansion
 from quadfree.taylor.ops import kernel_sum
+from quadfree.taylor.targets import FixedTargets
 
 
 class KernelSum(nn.Module):
@@ -76,8 +77,22 @@ class KernelSum(nn.Module):
                 self._cache = (self._key(), self.transform.expand(self.p, self.w))
         return self._cache[1]
 
-    def forward(self, q: torch.Tensor) -> torch.Tensor:
-        """y ``(B, C, M)`` at targets q ``(M, d)`` or ``(B, M, d)``; differentiable in p, w, q."""
+    def prepare(self, q: torch.Tensor) -> FixedTargets:
+        """Targets ``(M, d)`` prepared once for repeated calls (full-batch training): pass the
+        result to the layer instead of q. Same values and gradients for p and w; q itself
+        gets none.
+
+        Example:
+            >>> S = FC2T2("exp(-20*(x**2+y**2))", levels=1, order=2, dim=2)
+            >>> layer = KernelSum(S, torch.zeros(3, 2))
+            >>> layer(layer.prepare(torch.zeros(4, 2))).shape
+            torch.Size([1, 1, 4])
+        """
+        return FixedTargets(q.detach().to(self.p.device, self.p.dtype), self.transform)
+
+    def forward(self, q: torch.Tensor | FixedTargets) -> torch.Tensor:
+        """y ``(B, C, M)`` at targets q ``(M, d)`` or ``(B, M, d)``, differentiable in p, w, q;
+        or at a :class:`FixedTargets` from :meth:`prepare` (differentiable in p, w)."""
         return kernel_sum(self.p, self.w, q, self.transform, self.expansion())
 
     @torch.no_grad()
