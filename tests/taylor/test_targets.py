@@ -126,3 +126,35 @@ def test_fixed_targets_errors_name_the_input():
         kernel_sum(p.float(), w.float(), T, other)
     with pytest.raises(QuadfreeError, match="values"):
         T.expand(torch.zeros(1, 1, 3))
+
+
+@pytest.mark.parametrize("fixed_q", [False, True])
+def test_fixed_sources_match_the_uncached_path(fixed_q):
+    S = FC2T2(GAUSS[3], levels=3, order=4)
+    p, w, q, gy = problem(3, 1, 2, N=60, M=70, seed=4)
+    layer = KernelSum(S, p, w, learn_sources=False)
+    src = layer.fixed_sources()
+    assert src is not None and layer.fixed_sources() is src          # prepared once
+    y = layer(FixedTargets(q, S) if fixed_q else q)
+    y.backward(gy)
+    ww = w.clone().requires_grad_()
+    y0 = kernel_sum(p, ww, q, S)
+    y0.backward(gy)
+    y, y0 = y.detach(), y0.detach()
+    assert float((y - y0).abs().max()) <= 1e-12 * float(y0.abs().max())
+    assert float((layer.w.grad - ww.grad).abs().max()) <= 1e-12 * float(ww.grad.abs().max())
+
+
+def test_fixed_sources_gradcheck_and_checks():
+    S = FC2T2(POLY[2], levels=1, order=4, dim=2, separation=1)
+    p, w, q, _ = problem(2, 1, 2, N=4, M=5, seed=5)
+    src = FixedTargets(p[0], S)
+    assert torch.autograd.gradcheck(lambda w: kernel_sum(p, w, q, S, sources=src),
+                                    (w.clone().requires_grad_(),), eps=1e-6, atol=1e-7)
+    with pytest.raises(QuadfreeError, match="sources: must be the sources p"):
+        kernel_sum(p + 0.01, w, q, S, sources=src)
+    with pytest.raises(QuadfreeError, match="sources: must be the sources p"):
+        kernel_sum(p.clone().requires_grad_(), w, q, S, sources=src)
+    with pytest.raises(QuadfreeError, match="sources: expected a FixedTargets"):
+        kernel_sum(p, w, q, S, sources=p)
+    assert KernelSum(S, p).fixed_sources() is None                    # learned sources

@@ -58,7 +58,8 @@ def check_sum_inputs(p: torch.Tensor, w: torch.Tensor, q: torch.Tensor | FixedTa
 
 
 def kernel_sum(p: torch.Tensor, w: torch.Tensor, q: torch.Tensor | FixedTargets,
-               transform: FC2T2, expansion: Expansion | None = None) -> torch.Tensor:
+               transform: FC2T2, expansion: Expansion | None = None,
+               sources: FixedTargets | None = None) -> torch.Tensor:
     """The explicit Taylor layer ``y[b, c, m] = Σ_n φ(q[b, m] − p[b, n]) w[b, c, n]``.
 
     Args:
@@ -71,6 +72,9 @@ def kernel_sum(p: torch.Tensor, w: torch.Tensor, q: torch.Tensor | FixedTargets,
         transform: the :class:`FC2T2` (kernel φ, levels, order) that approximates the sum.
         expansion: ``transform.expand(p, w)`` if you already have it (expansion recycling:
             evaluating the same (p, w) at new targets then costs no new expansion).
+        sources: fixed sources (p with B = 1, not needing gradients) prepared as a
+            ``FixedTargets(p[0], transform)``: the P2M of w and the read-out of w̄ reuse
+            their cells and basis.
 
     Returns:
         y ``(B, C, M)``, differentiable in p, w and q. The backward pass costs one further
@@ -95,6 +99,14 @@ def kernel_sum(p: torch.Tensor, w: torch.Tensor, q: torch.Tensor | FixedTargets,
         if not isinstance(expansion, Expansion) or tuple(expansion.coeffs.shape[:-1]) != want:
             raise QuadfreeError(f"expansion: does not belong to sources p {tuple(p.shape)} "
                                 f"and weights w {tuple(w.shape)} under this transform")
+    if sources is not None:
+        if not isinstance(sources, FixedTargets):
+            raise QuadfreeError(f"sources: expected a FixedTargets, got "
+                                f"{type(sources).__name__}")
+        sources.check(transform, p.dtype, p.device)
+        if p.requires_grad or p.shape[0] != 1 or not torch.equal(sources.q, p[0].detach()):
+            raise QuadfreeError("sources: must be the sources p (batch 1, no gradient) "
+                                "prepared as FixedTargets(p[0], transform)")
     if isinstance(q, FixedTargets):
-        return FixedTargetsSumFunction.apply(p, w, q, transform, expansion)
-    return KernelSumFunction.apply(p, w, q, transform, expansion)
+        return FixedTargetsSumFunction.apply(p, w, q, transform, expansion, sources)
+    return KernelSumFunction.apply(p, w, q, transform, expansion, sources)
