@@ -259,16 +259,21 @@ def value_and_gradient(expansion: Expansion, x: torch.Tensor) -> torch.Tensor:
                 K = u.shape[0]
                 rows = flat[b].index_select(0, passes.flat_index(idx, n)).view(K, C, P)
                 vd = [_legendre_with_derivative(u[:, ax], order) for ax in range(d)]
-                per = [(v.index_select(1, ki[:, ax]), g.index_select(1, ki[:, ax]))
-                       for ax, (v, g) in enumerate(vd)]                     # (K, P) each
-                bases = []
-                for k in range(-1, d):                    # -1: value; k: ∂/∂x_k
+                V = [v.index_select(1, ki[:, ax]) for ax, (v, _) in enumerate(vd)]  # (K, P)
+                G = [g.index_select(1, ki[:, ax]) for ax, (_, g) in enumerate(vd)]
+                # products of the other axes' values: E_k = V[ax]·others[ax] for every ax
+                others = []
+                for ax in range(d):
                     prod = None
+                    for o in range(d):
+                        if o != ax:
+                            prod = V[o] if prod is None else prod * V[o]
+                    others.append(prod)
+                for ch in range(C):
+                    rc = rows[:, ch]
                     for ax in range(d):
-                        f = per[ax][1] if ax == k else per[ax][0]
-                        prod = f if prod is None else prod * f
-                    bases.append(prod * (float(n) if k >= 0 else 1.0))
-                Bm = torch.stack(bases, 1)                                  # (K, 1+d, P)
-                vals = (rows[:, :, None, :] * Bm[:, None]).sum(-1)        # (K, C, 1+d)
-                out[b, :, s: s + CHUNK] = vals.permute(1, 0, 2)
+                        t = rc * others[ax]
+                        if ax == 0:
+                            out[b, ch, s: s + CHUNK, 0] = (t * V[0]).sum(1)
+                        out[b, ch, s: s + CHUNK, 1 + ax] = (t * G[ax]).sum(1).mul_(n)
     return out
