@@ -214,7 +214,8 @@ def test_bench_sdf_rows_have_the_issue_keys():
     args = parser.parse_args(["--shapes", "sphere", "--levels", "2", "--seconds", "0.5",
                               "--samples", "2000", "--test-samples", "400", "--resolution",
                               "20", "--layer-sizes", "400", "--layer-level", "2",
-                              "--baseline-targets", "100", "--mlp-width", "16"])
+                              "--baseline-targets", "100", "--mlp-width", "16",
+                              "--epoch-repeats", "1"])
     args.device, args.seed, args.quiet, args.json = "cpu", 0, True, None
     out = sdf.run_benchmark(bench_sdf.options(args))
     keys = {"shape", "model", "level", "seconds_per_epoch", "epochs", "mae",
@@ -223,6 +224,10 @@ def test_bench_sdf_rows_have_the_issue_keys():
     assert all(keys <= set(r) for r in out["rows"])
     assert out["layer"][0]["taylor_forward_s"] > 0 and "machine" in out
     assert out["summary"][0]["shape"] == "sphere"
+    ab = out["epochs"][0]
+    assert ab["level"] == 2 and min(ab["taylor_s"], ab["taylor_uncached_s"], ab["mlp_s"]) > 0
+    parts = {(r["path"], r["part"]) for r in out["epoch_parts"]}
+    assert ("prepared", "passes of ybar") in parts and ("uncached", "read at samples") in parts
 
 
 def test_cli_refuses_a_non_empty_out_unless_resume_or_overwrite(tmp_path, capsys):

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="targets on which the cutoff sum is timed (dense: 1/20 of it)")
     parser.add_argument("--repeats", type=int, default=d.repeats,
                         help="layer timing repeats (median)")
+    parser.add_argument("--epoch-repeats", type=int, default=d.epoch_repeats,
+                        help="interleaved epochs per model in the per-epoch A/B (median; "
+                             "0: none; default 3)")
     add_model_options(parser)
     parser.set_defaults(samples=d.samples, test_samples=d.test_samples,
                         resolution=d.resolution)
@@ -62,6 +65,7 @@ def options(args: argparse.Namespace) -> SdfBenchOptions:
         shapes=tuple(args.shapes), levels=tuple(args.levels), seconds=args.seconds,
         layer_sizes=tuple(args.layer_sizes), layer_level=args.layer_level,
         cutoff_eps=args.cutoff_eps, baseline_targets=args.baseline_targets,
-        repeats=args.repeats, quick=args.quick, **model_settings(args),
+        repeats=args.repeats, epoch_repeats=args.epoch_repeats, quick=args.quick,
+        **model_settings(args),
         plot=Path(args.json).with_suffix(".png") if args.json else None,
         seed=args.seed, device=resolve_device(args.device), progress=not args.quiet)

@@ -16,6 +16,7 @@ from quadfree.taylor import FC2T2
 from quadfree.taylor.layers import KernelSum
 from quadfree.taylor.multiindex import num_coefficients
 from quadfree.taylor.operators import cells_per_axis
+from quadfree.taylor.targets import FixedTargets
 
 
 class TaylorSDF(nn.Module):
@@ -69,7 +70,19 @@ class TaylorSDF(nn.Module):
                 "sources_per_cell": self.sources_per_cell,
                 "learn_sources": self.learn_sources, "order": self.order}
 
-    def forward(self, q: torch.Tensor) -> torch.Tensor:
+    def prepare(self, q: torch.Tensor) -> FixedTargets:
+        """Training points ``(M, 3)`` prepared once for full-batch epochs (see
+        :class:`~quadfree.taylor.targets.FixedTargets`); pass the result to :meth:`forward`.
+
+        Example:
+            >>> m = TaylorSDF(level=1, sources_per_cell=1, order=2)
+            >>> q = torch.rand(5, 3) - 0.5
+            >>> bool(torch.allclose(m(m.prepare(q)), m(q)))
+            True
+        """
+        return self.layer.prepare(q)
+
+    def forward(self, q: torch.Tensor | FixedTargets) -> torch.Tensor:
         return self.layer(q)[0, 0] * self.gain
 
     @torch.no_grad()

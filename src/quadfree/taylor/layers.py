@@ -8,6 +8,7 @@ from torch import nn
 from quadfree.errors import QuadfreeError
 from quadfree.taylor.expansion import FC2T2, Expansion
 from quadfree.taylor.ops import kernel_sum
+from quadfree.taylor.targets import FixedTargets
 
 
 class KernelSum(nn.Module):
@@ -57,10 +58,28 @@ class KernelSum(nn.Module):
             self.register_buffer("p", p)
         self.w = nn.Parameter(weights.detach().clone().to(device=p.device, dtype=p.dtype))
         self._cache: tuple | None = None
+        self._sources: tuple | None = None
 
     def _key(self) -> tuple:
         return (self.p.data_ptr(), self.p._version, self.w.data_ptr(), self.w._version,
                 self.p.dtype)
+
+    def fixed_sources(self) -> FixedTargets | None:
+        """Fixed sources (``learn_sources=False``, batch 1) prepared once as a
+        :class:`FixedTargets`: their P2M and the w̄ read-out reuse its basis. None when the
+        sources are learned or batched.
+
+        Example:
+            >>> S = FC2T2("exp(-20*(x**2+y**2))", levels=1, order=2, dim=2)
+            >>> KernelSum(S, torch.zeros(3, 2), learn_sources=False).fixed_sources() is None
+            False
+        """
+        if isinstance(self.p, nn.Parameter) or self.p.shape[0] != 1:
+            return None
+        key = (self.p.data_ptr(), self.p._version, self.p.dtype, self.p.device)
+        if self._sources is None or self._sources[0] != key:
+            self._sources = (key, FixedTargets(self.p[0], self.transform))
+        return self._sources[1]
 
     def expansion(self) -> Expansion:
         """The (cached) expansion of the current p, w; not differentiable.
@@ -72,13 +91,31 @@ class KernelSum(nn.Module):
             True
         """
         if self._cache is None or self._cache[0] != self._key():
+            sources = self.fixed_sources()
             with torch.no_grad():
-                self._cache = (self._key(), self.transform.expand(self.p, self.w))
+                E = (self.transform.expand(self.p, self.w) if sources is None
+                     else sources.expand(self.w))
+                self._cache = (self._key(), E)
         return self._cache[1]
 
-    def forward(self, q: torch.Tensor) -> torch.Tensor:
-        """y ``(B, C, M)`` at targets q ``(M, d)`` or ``(B, M, d)``; differentiable in p, w, q."""
-        return kernel_sum(self.p, self.w, q, self.transform, self.expansion())
+    def prepare(self, q: torch.Tensor) -> FixedTargets:
+        """Targets ``(M, d)`` prepared once for repeated calls (full-batch training): pass the
+        result to the layer instead of q. Same values and gradients for p and w; q itself
+        gets none.
+
+        Example:
+            >>> S = FC2T2("exp(-20*(x**2+y**2))", levels=1, order=2, dim=2)
+            >>> layer = KernelSum(S, torch.zeros(3, 2))
+            >>> layer(layer.prepare(torch.zeros(4, 2))).shape
+            torch.Size([1, 1, 4])
+        """
+        return FixedTargets(q.detach().to(self.p.device, self.p.dtype), self.transform)
+
+    def forward(self, q: torch.Tensor | FixedTargets) -> torch.Tensor:
+        """y ``(B, C, M)`` at targets q ``(M, d)`` or ``(B, M, d)``, differentiable in p, w, q;
+        or at a :class:`FixedTargets` from :meth:`prepare` (differentiable in p, w)."""
+        return kernel_sum(self.p, self.w, q, self.transform, self.expansion(),
+                          self.fixed_sources())
 
     @torch.no_grad()
     def evaluate(self, q: torch.Tensor) -> torch.Tensor:

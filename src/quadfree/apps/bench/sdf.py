@@ -9,6 +9,14 @@ against the ground-truth surface, and FLOPs per epoch (estimates, see ``flops_pe
 the models). ``summary`` gives, per shape and level, the per-epoch speedup over the MLP and
 whether the held-out MAE is lower at equal time.
 
+Epochs A/B (``epochs``): for every shape and level, one epoch of the Taylor model with the
+training samples prepared once (:class:`~quadfree.taylor.targets.FixedTargets`, what
+``quadfree sdf`` does), one epoch of the same model evaluated at the plain sample tensor
+(cells and basis recomputed every epoch, as before), and one MLP epoch, interleaved in one
+process, medians of ``epoch_repeats``; ``epoch_parts`` splits the prepared Taylor epoch of the
+first shape into its parts (expansion of the sources, read-out at the samples, insertion of ȳ
+at the samples, passes of ȳ, read-out at the sources) next to the uncached parts.
+
 Layer (``layer``): ``kernel_sum`` forward and backward at N = M (Gaussian, α = α·h²/h²)
 against autograd through (a) a cutoff neighbour sum (cell lists, sources within the radius
 where φ < ``cutoff_eps``, per-chunk gradient checkpointing so memory stays bounded) and (b)
@@ -40,11 +48,12 @@ from quadfree.seeding import seed_everything
 from quadfree.taylor import FC2T2, exact_sum
 from quadfree.taylor.operators import cells_per_axis
 from quadfree.taylor.ops import kernel_sum
+from quadfree.taylor.targets import expand_moments, value_and_gradient
 
 # what --quick (``quick=True``) runs instead
 QUICK = {"shapes": ("sphere",), "levels": (3,), "seconds": 6.0, "samples": 20_000,
          "test_samples": 5_000, "resolution": 40, "layer_sizes": (10_000,), "layer_level": 3,
-         "mlp_width": 64, "baseline_targets": 500}
+         "mlp_width": 64, "baseline_targets": 500, "epoch_repeats": 2}
 
 
 @dataclass
@@ -58,6 +67,7 @@ class SdfBenchOptions:
         cutoff_eps: the cutoff sum drops pairs with φ below this.
         baseline_targets: targets on which the cutoff sum is timed (dense: 1/20 of it).
         repeats: layer timing repeats (median).
+        epoch_repeats: interleaved epochs per model in the A/B (median; 0: no A/B).
         alpha_h2 … resolution: model and sampling settings (see :func:`build_config`).
         quick: a ≈1 min smoke run (:data:`QUICK` replaces those settings).
         plot: write the figure here (None: no figure).
@@ -72,6 +82,7 @@ class SdfBenchOptions:
     cutoff_eps: float = 1e-4
     baseline_targets: int = 20_000
     repeats: int = 1
+    epoch_repeats: int = 3
     alpha_h2: float = SdfConfig.alpha_h2
     sources_per_cell: int = SdfConfig.sources_per_cell
     mlp_depth: int = SdfConfig.mlp_depth
@@ -152,6 +163,91 @@ def fit_rows(args: SdfBenchOptions, device: torch.device) -> tuple[list, list, d
                     "mae_near_taylor": r["mae_near_surface"],
                     "mae_near_mlp": mlp["mae_near_surface"]})
     return rows, summary, figure
+
+
+def _taylor_fitter(args: SdfBenchOptions, level: int, train, device) -> Fitter:
+    cfg = args.config("taylor", level=level)
+    torch.manual_seed(args.seed)
+    model = build_model(cfg.model_config()).to(device)
+    model.init_from_samples(train.q, train.d)
+    return Fitter(model, FitConfig(epochs=10**6, lr=cfg.fit.lr, checkpoint_every=0,
+                                   lr_final=1.0))
+
+
+def epoch_ab(args: SdfBenchOptions, shape: str, train, device: torch.device) -> list[dict]:
+    """Per-epoch seconds of the Taylor model (prepared targets and uncached) and the MLP on
+    the same samples, interleaved in one process (first round is a warm-up), medians."""
+    train = train.to(device)
+    mlp_cfg = args.config("mlp")
+    torch.manual_seed(args.seed)
+    mlp = Fitter(build_model(mlp_cfg.model_config()).to(device),
+                 FitConfig(epochs=10**6, lr=mlp_cfg.fit.lr, checkpoint_every=0))
+    gen = torch.Generator()
+    rows = []
+    for lev in args.levels:
+        fast, plain = (_taylor_fitter(args, lev, train, device) for _ in range(2))
+        prep, targets = _timed(lambda m=fast.model: m.prepare(train.q), device)
+        runs = {"taylor": lambda f=fast, t=targets: f._epoch(train, gen, t),
+                "taylor_uncached": lambda f=plain: f._epoch(train, gen),
+                "mlp": lambda: mlp._epoch(train, gen)}
+        times: dict = {k: [] for k in runs}
+        for r in range(args.epoch_repeats + 1):
+            for k, fn in runs.items():
+                t, _ = _timed(fn, device)
+                if r:
+                    times[k].append(t)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        rows.append({"shape": shape, "level": lev, "taylor_s": med["taylor"],
+                     "taylor_uncached_s": med["taylor_uncached"], "mlp_s": med["mlp"],
+                     "prepare_s": prep, "epoch_speedup_vs_mlp": med["mlp"] / med["taylor"],
+                     "uncached_speedup_vs_mlp": med["mlp"] / med["taylor_uncached"],
+                     "prepared_over_uncached": med["taylor_uncached"] / med["taylor"],
+                     "repeats": args.epoch_repeats, "samples": len(train)})
+    return rows
+
+
+def _parts(fit: Fitter, q: torch.Tensor, repeats: int, device: torch.device) -> dict:
+    """{(path, part): [seconds…]} of one model's epoch parts, prepared and uncached."""
+    model, layer = fit.model, fit.model.layer
+    S, p, w = layer.transform, layer.p, layer.w
+    T = model.prepare(q)
+    gy = torch.sign(torch.randn(1, 1, len(q), generator=torch.Generator().manual_seed(0))
+                    ).to(device) / len(q)
+    parts: dict = {}
+
+    def timed(path: str, part: str, fn):
+        t, out = _timed(fn, device)
+        parts.setdefault((path, part), []).append(t)
+        return out
+
+    for _ in range(max(repeats, 1)):
+        with torch.no_grad():
+            E = timed("prepared", "expand sources", lambda: S.expand(p, w))
+            timed("prepared", "read at samples", lambda E=E: T.evaluate(E))
+            rows = timed("prepared", "insert ybar at samples", lambda: T.moments(gy))
+            back = timed("prepared", "passes of ybar", lambda r=rows: expand_moments(S, r, 1, 1))
+            timed("prepared", "read at sources", lambda b=back: value_and_gradient(b, p))
+            E = timed("uncached", "expand sources", lambda: S.expand(p, w))
+            timed("uncached", "read at samples", lambda E=E: E.evaluate(q))
+            back = timed("uncached", "expand ybar at samples", lambda: S.expand(q[None], gy))
+            timed("uncached", "read at sources", lambda b=back: (b.evaluate(p), b.gradient(p)))
+        fit.optimizer.zero_grad(set_to_none=True)
+        model(T).abs().mean().backward()
+        timed("prepared", "optimizer", lambda: (fit.optimizer.step(), model.after_step()))
+    return parts
+
+
+def epoch_parts(args: SdfBenchOptions, shape: str, train, device: torch.device) -> list[dict]:
+    """Seconds of the parts of one full-batch Taylor epoch (medians of ``epoch_repeats``),
+    prepared targets and uncached; ``optimizer`` is the Adam step and source clamp."""
+    train = train.to(device)
+    rows = []
+    for lev in args.levels:
+        fit = _taylor_fitter(args, lev, train, device)
+        for (path, part), ts in _parts(fit, train.q, args.epoch_repeats, device).items():
+            rows.append({"shape": shape, "level": lev, "path": path, "part": part,
+                         "seconds": statistics.median(ts)})
+    return rows
 
 
 def cutoff_sum(p: torch.Tensor, w: torch.Tensor, q: torch.Tensor, alpha: float,
@@ -271,20 +367,36 @@ def run_benchmark(opts: SdfBenchOptions) -> dict:
         values = getattr(args, name)
         if min(values if isinstance(values, tuple) else (values,), default=1) < 1:
             raise QuadfreeError(f"{name} {values}: must be at least 1", param=name)
+    if args.epoch_repeats < 0:
+        raise QuadfreeError(f"epoch_repeats {args.epoch_repeats}: must be at least 0",
+                            param="epoch_repeats")
     args.config("mlp")                                  # checks the model settings first
     device = torch.device(args.device)
     gen = seed_everything(args.seed)
     rows, summary, figure = fit_rows(args, device)
+    epochs, parts = [], []
+    if args.epoch_repeats:
+        cfg0 = args.config("mlp")
+        for i, shape in enumerate(tqdm(args.shapes, desc="bench sdf epochs A/B",
+                                       disable=not args.progress)):
+            train, _ = split_samples(load_target(shape=shape), cfg0)
+            epochs += epoch_ab(args, shape, train, device)
+            if i == 0:
+                parts = epoch_parts(args, shape, train, device)
     layer = layer_rows(args, device, gen)
     result = {
         "benchmark": "sdf",
         "settings": {k: _plain(getattr(args, k)) for k in (
             "shapes", "levels", "seconds", "samples", "test_samples", "resolution",
             "alpha_h2", "sources_per_cell", "mlp_depth", "mlp_width", "layer_sizes",
-            "layer_level", "cutoff_eps", "baseline_targets", "quick")},
-        "rows": rows, "summary": summary, "layer": layer,
-        "notes": ("rows: equal training-time budget per model (seconds); Taylor full batch, "
-                  "MLP mini-batch 16384; MAE on held-out samples (80 % near the surface, 20 % "
+            "layer_level", "cutoff_eps", "baseline_targets", "epoch_repeats", "quick")},
+        "rows": rows, "summary": summary, "epochs": epochs, "epoch_parts": parts,
+        "layer": layer,
+        "notes": ("rows: equal training-time budget per model (seconds); Taylor full batch "
+                  "(samples prepared once, FixedTargets; that time counts as training time), "
+                  "MLP mini-batch 16384; epochs: per-epoch seconds interleaved in one process "
+                  "(Taylor prepared, Taylor uncached, MLP), medians; MAE on held-out samples "
+                  "(80 % near the surface, 20 % "
                   "uniform); chamfer / normal_consistency on 30k surface points each way. "
                   "flops_per_epoch: analytic estimates. layer: float32, B = C = 1; "
                   "taylor_backward_s: gradients for p and w (one expansion of the incoming "
