@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from quadfree.errors import QuadfreeError, check_finite
-from quadfree.taylor import compact, passes
+from quadfree.taylor import compact, passes, scatter
 from quadfree.taylor.kernels import Kernel
 from quadfree.taylor.legendre import monomial_coefficients
 from quadfree.taylor.multiindex import MAX_ORDER, multi_indices, num_coefficients
@@ -325,7 +325,10 @@ class FC2T2:
         sec = _no_timer if timer is None else timer.section
         blocks = self.separable and d == 3 and self.compact_finest
         with sec("P2M", passes.p2m_flops(p.shape[1] * B, C, d, order)):
-            M = passes.p2m_rows(p, w, self.n, order)          # (P, n^d, R)
+            if scatter.usable(p, w):
+                M = scatter.p2m_rows_compiled(p, w, self.n, order)
+            else:
+                M = passes.p2m_rows(p, w, self.n, order)      # (P, n^d, R)
             if not blocks:
                 M = passes.rows_to_ag(M, self.n, d, order)
         moments = {self.levels: M}

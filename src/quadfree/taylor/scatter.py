@@ -1,0 +1,141 @@
+"""Compiled P2M for 3-D CPU tensors: sources sorted by cell, moments summed per cell.
+
+:func:`p2m_rows_compiled` gives the same moments as the torch scatter-add
+(:func:`quadfree.taylor.passes.p2m_rows`) in one numba loop: a counting sort by finest cell
+(O(N)), then per cell the Legendre products of its sources are summed in float64 registers
+and written once, straight into the rows layout ``(P, n³, R)``. The torch path builds the
+``(P, K)`` basis in memory, sorts with a comparison sort and scatters every coefficient with
+``index_add_``. The loop is serial (one thread, the project's policy); it is used only without
+autograd and on CPU (:func:`usable`), the torch path covers the rest.
+"""
+
+from __future__ import annotations
+
+from math import sqrt
+
+import numpy as np
+import torch
+
+from quadfree.taylor.multiindex import multi_indices
+
+try:  # numba is a pinned dependency; the torch path keeps P2M usable without it
+    from numba import njit
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    njit = None
+
+
+if njit is not None:
+    @njit(cache=True)
+    def _sort_cells(p, w, n):  # pragma: no cover - compiled
+        """Counting sort by finest cell: cell starts ``(n³+1,)``, sorted p ``(N, 3)`` and
+        w ``(N, R)`` (sequential reads, scattered writes)."""
+        N, R = p.shape[0], w.shape[0]
+        half = n / 2.0
+        cell = np.empty(N, np.int64)
+        count = np.zeros(n * n * n + 1, np.int64)
+        for i in range(N):
+            jx = min(max(int((p[i, 0] + 1.0) * half), 0), n - 1)
+            jy = min(max(int((p[i, 1] + 1.0) * half), 0), n - 1)
+            jz = min(max(int((p[i, 2] + 1.0) * half), 0), n - 1)
+            c = (jx * n + jy) * n + jz
+            cell[i] = c
+            count[c + 1] += 1
+        for c in range(n * n * n):
+            count[c + 1] += count[c]
+        pos = count[:-1].copy()
+        ps = np.empty((N, 3), p.dtype)
+        ws = np.empty((N, R), w.dtype)
+        for i in range(N):
+            t = pos[cell[i]]
+            pos[cell[i]] = t + 1
+            for ax in range(3):
+                ps[t, ax] = p[i, ax]
+            for r in range(R):
+                ws[t, r] = w[r, i]
+        return count, ps, ws
+
+    @njit(fastmath=True, cache=True)
+    def _accumulate(count, ps, ws, n, order, kx, ky, kz, out):  # pragma: no cover - compiled
+        """Per cell: Σ w E_k(u) over its sorted sources in float64, written once to
+        ``out (P, n³, R)``. Legendre recurrence with precomputed factors (no division)."""
+        R, P, a = ws.shape[1], kx.shape[0], order + 1
+        half = n / 2.0
+        ca, cb, scale = np.empty(a), np.empty(a), np.empty(a)
+        for k in range(a):
+            scale[k] = sqrt((2.0 * k + 1.0) / 2.0)
+            ca[k] = (2.0 * k + 1.0) / (k + 1.0)
+            cb[k] = k / (k + 1.0)
+        ex, ey, ez = np.empty(a), np.empty(a), np.empty(a)
+        acc = np.zeros((P, R))
+        for c in range(n * n * n):
+            lo, hi = count[c], count[c + 1]
+            if lo == hi:
+                continue
+            acc[:, :] = 0.0
+            cx, cy, cz = c // (n * n), (c // n) % n, c % n
+            for t in range(lo, hi):
+                ux = 2.0 * ((ps[t, 0] + 1.0) * half - cx) - 1.0
+                uy = 2.0 * ((ps[t, 1] + 1.0) * half - cy) - 1.0
+                uz = 2.0 * ((ps[t, 2] + 1.0) * half - cz) - 1.0
+                ex[0], ey[0], ez[0] = 1.0, 1.0, 1.0
+                if a > 1:
+                    ex[1], ey[1], ez[1] = ux, uy, uz
+                for k in range(1, order):
+                    ex[k + 1] = ca[k] * ux * ex[k] - cb[k] * ex[k - 1]
+                    ey[k + 1] = ca[k] * uy * ey[k] - cb[k] * ey[k - 1]
+                    ez[k + 1] = ca[k] * uz * ez[k] - cb[k] * ez[k - 1]
+                for k in range(a):
+                    ex[k] *= scale[k]
+                    ey[k] *= scale[k]
+                    ez[k] *= scale[k]
+                for r in range(R):
+                    wr = ws[t, r]
+                    for j in range(P):
+                        acc[j, r] += ex[kx[j]] * ey[ky[j]] * ez[kz[j]] * wr
+            for j in range(P):
+                for r in range(R):
+                    out[j, c, r] = acc[j, r]
+
+
+def usable(p: torch.Tensor, w: torch.Tensor) -> bool:
+    """Whether :func:`p2m_rows_compiled` applies: numba present, 3-D CPU float tensors and no
+    autograd through p or w.
+
+    Example:
+        >>> usable(torch.zeros(1, 2, 3), torch.zeros(1, 1, 2)) in (True, False)
+        True
+    """
+    grad = torch.is_grad_enabled() and (p.requires_grad or w.requires_grad)
+    return (njit is not None and not grad and p.device.type == "cpu" and p.shape[-1] == 3
+            and w.device.type == "cpu")
+
+
+def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int) -> torch.Tensor:
+    """P2M moments ``M(k, cell) = Σ_{p_i ∈ cell} w_i E_k(u_i)`` for 3-D CPU tensors.
+
+    Shapes: p ``(B, N, 3)``, w ``(B, C, N)`` → rows ``(P, n³, B·C)`` (contiguous), in p's
+    dtype; sums in float64. Needs numba (:func:`usable`).
+
+    Example:
+        >>> from quadfree.taylor.passes import p2m_rows
+        >>> p = torch.rand(1, 50, 3, dtype=torch.float64) * 2 - 1
+        >>> w = torch.rand(1, 2, 50, dtype=torch.float64)
+        >>> torch.allclose(p2m_rows_compiled(p, w, 4, 3), p2m_rows(p, w, 4, 3))
+        True
+    """
+    B, N, _ = p.shape
+    C = w.shape[1]
+    idx = np.asarray(multi_indices(3, order), dtype=np.int64).reshape(-1, 3)
+    out = torch.zeros(idx.shape[0], n**3, B * C, dtype=p.dtype)
+    kx, ky, kz = (np.ascontiguousarray(idx[:, ax]) for ax in range(3))
+    for b in range(B):
+        pb = p[b].detach().contiguous().numpy()
+        wb = w[b].detach().contiguous().numpy()
+        part = out[:, :, b * C: (b + 1) * C]
+        if B == 1:
+            _accumulate(*_sort_cells(pb, wb, n), n, order, kx, ky, kz, out.numpy())
+        else:
+            tmp = torch.zeros(idx.shape[0], n**3, C, dtype=p.dtype)
+            _accumulate(*_sort_cells(pb, wb, n), n, order, kx, ky, kz, tmp.numpy())
+            part.copy_(tmp)
+    return out
