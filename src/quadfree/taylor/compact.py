@@ -24,7 +24,7 @@ from contextlib import ExitStack
 import torch
 
 from quadfree.taylor.multiindex import index_of, multi_indices
-from quadfree.taylor.passes import _band_rows, axis_passes_flops, band_pass_flops
+from quadfree.taylor.passes import _band_rows, axis_passes_flops, band_rows_flops
 
 
 def _sub(W: torch.Tensor, a: int, k_out: int, k_in: int, kind: str) -> torch.Tensor:
@@ -203,14 +203,14 @@ def m2l_cells_flops(n: int, R: int, ops: list, order: int, kind: str = "m2l") ->
     for ny in range(a):
         for nz in range(a - ny):
             ki = a - ny - nz
-            total += band_pass_flops(n * ki, n * n * R, _sub(ops[0], a, a, ki, kind), m)
+            total += band_rows_flops(n * ki, n * n * R, _sub(ops[0], a, a, ki, kind), m)
     for kx in range(a):
         for nz in range(a):
             ki, ko = a - nz, a - kx
-            total += band_pass_flops(n * ki, n * R * no, _sub(ops[1], a, ko, ki, kind), m)
+            total += band_rows_flops(n * ki, n * R * no, _sub(ops[1], a, ko, ki, kind), m)
     for kx in range(a):
         for ky in range(a - kx):
-            total += band_pass_flops(n * a, R * no * no,
+            total += band_rows_flops(n * a, R * no * no,
                                     _sub(ops[2], a, a - kx - ky, a, kind), m)
     return total
 

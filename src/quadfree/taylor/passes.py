@@ -307,12 +307,19 @@ def _band_rows(V: torch.Tensor, W: torch.Tensor, m: int, out: torch.Tensor | Non
     """
     k = V.shape[0] // m
     o, T = W.shape[0], W.shape[1] // k
+    grad = torch.is_grad_enabled() and (V.requires_grad or W.requires_grad)
+    if T == 1:                      # M2M / L2L: one batched GEMM, no block-diagonal band
+        res = torch.matmul(W, V.reshape(m, k, -1)).reshape(m * o, -1)
+        if out is None:
+            return res * alpha if alpha != 1.0 else res
+        if accumulate:
+            return out.add_(res, alpha=alpha)
+        return out.copy_(res * alpha if alpha != 1.0 else res)
     s = T // 2
     c = min(chunk, m)
     band = torch.zeros(c * o, (c + 2 * s) * k, dtype=V.dtype, device=V.device)
     for j in range(c):
         band[j * o: (j + 1) * o, j * k: (j + T) * k] = W
-    grad = torch.is_grad_enabled() and (V.requires_grad or W.requires_grad)
     if out is None and not grad:
         out = torch.empty(m * o, V.shape[1], dtype=V.dtype, device=V.device)
     parts = []
@@ -356,6 +363,21 @@ def band_pass_flops(rows: int, rest: int, W: torch.Tensor, m: int, chunk: int = 
         cc = min(c, m - X0)
         total += 2 * rest * (min(X0 + cc + s, m) - max(X0 - s, 0)) * k * cc * o
     return total
+
+
+def band_rows_flops(rows: int, rest: int, W: torch.Tensor, m: int, chunk: int = 4) -> int:
+    """FLOPs the GEMMs of one :func:`_band_rows` execute (band zeros included; a one-tap
+    operator runs as one batched GEMM without a band).
+
+    Example:
+        >>> band_rows_flops(8 * 10, 100, torch.zeros(10, 50), 8), band_rows_flops(
+        ...     8 * 5, 100, torch.zeros(10, 5), 8)
+        (960000, 80000)
+    """
+    k = rows // m
+    if W.shape[1] // k == 1:
+        return 2 * rest * m * k * W.shape[0]
+    return band_pass_flops(rows, rest, W, m, chunk)
 
 
 def _axis_plan(shape: list[int], dim: int, ops: list, kind: str):
