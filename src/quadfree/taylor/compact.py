@@ -20,6 +20,7 @@ into the finest cells runs the same way (``kind="up"``), and both write the cell
 from __future__ import annotations
 
 from contextlib import ExitStack
+from functools import partial
 
 import torch
 
@@ -72,6 +73,15 @@ def _final_rows(order: int, no: int, device) -> torch.Tensor:
     idx = multi_indices(3, order)
     rows = [[blocks[kx, ky] + Z * (a - kx - ky) + kz for kx, ky, kz in idx] for Z in range(no)]
     return torch.tensor(rows, device=device).reshape(-1)
+
+
+def _put(G: torch.Tensor, j: int, shape: tuple, perm: tuple, r0: int, res: torch.Tensor
+         ) -> None:
+    """Sink of a band pass: output rows ``res`` (first row r0; per row-cell ``shape[0]`` rows)
+    viewed as ``(cells,) + shape``, permuted by ``perm``, into ``G[:, :, j, cells]``."""
+    blk = res.view((-1,) + shape)
+    c0 = r0 // shape[0]
+    G[:, :, j, c0: c0 + blk.shape[0]].copy_(blk.permute(perm))
 
 
 def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str = "m2l"
@@ -143,29 +153,30 @@ def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None
         R = A.shape[-1]
         n = A.shape[0] if A.dim() == 7 else round(A.shape[1] ** (1 / 3))
         m, no = _sizes(n, kind)
-        bx = {}                                                   # (X', kx, Y, Z, R)
-        for ny in range(a):
-            for nz in range(a - ny):
-                ki = a - ny - nz
-                V = _x_slab(A, ny, nz, ki, order)
-                bx[ny, nz] = _band_rows(V, _sub(ops[0], a, a, ki, kind), m).view(no, a, n, n, R)
-        by = {}                                                   # (Y', ky, X', Z, R)
+        # z-pass inputs per kx: (ky, Z, nz, Y', X', R); the y pass scatters into them
+        Gz = [torch.empty(a - kx, n, a, no, no, R, dtype=A.dtype, device=A.device)
+              for kx in range(a)]
         for nz in range(a):
             ki = a - nz
-            # one copy per nz: (kx, Y, ny, X', Z, R), so every kx below is a contiguous
-            # block; it moves runs of n·R contiguous values (Z, R)
-            G = torch.stack([bx.pop((ny, nz)).permute(1, 2, 0, 3, 4) for ny in range(ki)], 2)
+            # y-pass input (kx, Y, ny, X', Z, R): every kx is one contiguous block; the x pass
+            # scatters each block of its output rows (X', kx | Y, Z, R) into it from cache
+            Gy = torch.empty(a, n, ki, no, n, R, dtype=A.dtype, device=A.device)
+            for ny in range(ki):
+                kin = a - ny - nz
+                put = partial(_put, Gy, ny, (a, n, n, R), (1, 2, 0, 3, 4))   # (X', kx, Y, Z, R)
+                _band_rows(_x_slab(A, ny, nz, kin, order), _sub(ops[0], a, a, kin, kind), m,
+                           sink=put)
             for kx in range(a):
-                ko = a - kx
-                out = _band_rows(G[kx].reshape(n * ki, -1), _sub(ops[1], a, ko, ki, kind), m)
-                by[kx, nz] = out.view(no, ko, no, n, R)
+                ko = a - kx                                          # rows (Y', ky | X', Z, R)
+                put = partial(_put, Gz[kx], nz, (ko, no, n, R), (1, 3, 0, 2, 4))
+                _band_rows(Gy[kx].reshape(n * ki, -1), _sub(ops[1], a, ko, ki, kind), m,
+                           sink=put)
+            del Gy
         if Z is None and not grad:
             Z = torch.empty(no * P, R * no * no, dtype=A.dtype, device=A.device)
         row, zp = 0, []
         for kx in range(a):
-            # (ky, Z, nz, Y', X', R): the z pass of every ky reads one contiguous block; per
-            # Y' this transposes an (X', Z) tile that stays in cache
-            G = torch.stack([by.pop((kx, nz)).permute(1, 3, 0, 2, 4) for nz in range(a)], 2)
+            G, Gz[kx] = Gz[kx], None
             for ky in range(a - kx):
                 ko = a - kx - ky
                 Wz = _sub(ops[2], a, ko, a, kind)

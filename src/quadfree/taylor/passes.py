@@ -287,13 +287,17 @@ def _band_pass(V: torch.Tensor, W: torch.Tensor, m: int, chunk: int = 4) -> torc
 
 
 def _band_rows(V: torch.Tensor, W: torch.Tensor, m: int, out: torch.Tensor | None = None,
-               chunk: int = 4, alpha: float = 1.0, accumulate: bool = False) -> torch.Tensor:
+               chunk: int = 4, alpha: float = 1.0, accumulate: bool = False,
+               sink=None) -> torch.Tensor | None:
     """One per-axis operator on the leading axis group, keeping it in front (row form).
 
     V ``(m·k, rest)`` holds m (parent) rows of k entries, W ``(o, T·k)`` with T = 2s+1 taps
     (row X reads rows X−s … X+s, zeros outside). Returns ``(m·o, rest)``, written into
     ``out`` when given (any row-major ``(m·o, rest)`` view, e.g. rows of a larger buffer),
     as ``alpha ·`` the result, or added to ``out`` with ``accumulate`` (no autograd there).
+    With ``sink`` nothing is returned: ``sink(row0, rows)`` receives each block of output rows
+    (starting at row ``row0``) while it is still in cache, e.g. to scatter it straight into the
+    layout of the next pass (no full-size intermediate).
     Each block of ``chunk`` output rows is one GEMM ``band(W) @ V[rows]`` whose right
     operand is a contiguous row block of V and whose output rows are contiguous: the GEMM
     shape the BLAS runs fastest (the transposed-operand form of :func:`_band_pass` ran
@@ -310,6 +314,8 @@ def _band_rows(V: torch.Tensor, W: torch.Tensor, m: int, out: torch.Tensor | Non
     grad = torch.is_grad_enabled() and (V.requires_grad or W.requires_grad)
     if T == 1:                      # M2M / L2L: one batched GEMM, no block-diagonal band
         res = torch.matmul(W, V.reshape(m, k, -1)).reshape(m * o, -1)
+        if sink is not None:
+            return sink(0, res * alpha if alpha != 1.0 else res)
         if out is None:
             return res * alpha if alpha != 1.0 else res
         if accumulate:
@@ -320,7 +326,7 @@ def _band_rows(V: torch.Tensor, W: torch.Tensor, m: int, out: torch.Tensor | Non
     band = torch.zeros(c * o, (c + 2 * s) * k, dtype=V.dtype, device=V.device)
     for j in range(c):
         band[j * o: (j + 1) * o, j * k: (j + T) * k] = W
-    if out is None and not grad:
+    if out is None and not grad and sink is None:
         out = torch.empty(m * o, V.shape[1], dtype=V.dtype, device=V.device)
     parts = []
     for X0 in range(0, m, c):
@@ -330,6 +336,9 @@ def _band_rows(V: torch.Tensor, W: torch.Tensor, m: int, out: torch.Tensor | Non
         Bm = band[: cc * o, (clo - lo) * k: (chi - lo) * k]
         if grad:
             parts.append(Bm @ V[clo * k: chi * k])
+        elif sink is not None:
+            sink(X0 * o, torch.mm(Bm, V[clo * k: chi * k]) * alpha if alpha != 1.0
+                 else torch.mm(Bm, V[clo * k: chi * k]))
         elif accumulate:
             out[X0 * o: (X0 + cc) * o].addmm_(Bm, V[clo * k: chi * k], alpha=alpha)
         elif alpha == 1.0:
@@ -338,8 +347,10 @@ def _band_rows(V: torch.Tensor, W: torch.Tensor, m: int, out: torch.Tensor | Non
             torch.addmm(out[X0 * o: (X0 + cc) * o], Bm, V[clo * k: chi * k], beta=0.0,
                         alpha=alpha, out=out[X0 * o: (X0 + cc) * o])
     if not grad:
-        return out
+        return None if sink is not None else out
     res = torch.cat(parts, 0) * alpha
+    if sink is not None:
+        return sink(0, res)
     if out is None:
         return res
     return out.add_(res) if accumulate else out.copy_(res)
