@@ -55,10 +55,11 @@ if njit is not None:
         return count, ps, ws
 
     @njit(fastmath=True, cache=True)
-    def _accumulate(count, ps, ws, n, order, kx, ky, kz, out):  # pragma: no cover - compiled
+    def _accumulate(count, ps, ws, n, order, lex, out):  # pragma: no cover - compiled
         """Per cell: Σ w E_k(u) over its sorted sources in float64, written once to
-        ``out (P, n³, R)``. Legendre recurrence with precomputed factors (no division)."""
-        R, P, a = ws.shape[1], kx.shape[0], order + 1
+        ``out (P, n³, R)``; ``lex[j]``: storage index of the j-th multi-index in lexicographic
+        order. Legendre recurrence with precomputed factors (no division)."""
+        R, P, a = ws.shape[1], lex.shape[0], order + 1
         half = n / 2.0
         ca, cb, scale = np.empty(a), np.empty(a), np.empty(a)
         for k in range(a):
@@ -88,13 +89,19 @@ if njit is not None:
                     ex[k] *= scale[k]
                     ey[k] *= scale[k]
                     ez[k] *= scale[k]
-                for r in range(R):
+                for r in range(R):                 # acc in lexicographic (kx, ky, kz) order
                     wr = ws[t, r]
-                    for j in range(P):
-                        acc[j, r] += ex[kx[j]] * ey[ky[j]] * ez[kz[j]] * wr
+                    j = 0
+                    for i in range(a):
+                        wx = ex[i] * wr
+                        for i2 in range(a - i):
+                            wxy = wx * ey[i2]
+                            for i3 in range(a - i - i2):
+                                acc[j, r] += wxy * ez[i3]
+                                j += 1
             for j in range(P):
                 for r in range(R):
-                    out[j, c, r] = acc[j, r]
+                    out[lex[j], c, r] = acc[j, r]
 
 
 def usable(p: torch.Tensor, w: torch.Tensor) -> bool:
@@ -125,17 +132,17 @@ def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int) -> t
     """
     B, N, _ = p.shape
     C = w.shape[1]
-    idx = np.asarray(multi_indices(3, order), dtype=np.int64).reshape(-1, 3)
-    out = torch.zeros(idx.shape[0], n**3, B * C, dtype=p.dtype)
-    kx, ky, kz = (np.ascontiguousarray(idx[:, ax]) for ax in range(3))
+    idx = multi_indices(3, order)
+    lex = np.asarray([idx.index(m) for m in sorted(idx)], dtype=np.int64)
+    out = torch.zeros(len(idx), n**3, B * C, dtype=p.dtype)
     for b in range(B):
         pb = p[b].detach().contiguous().numpy()
         wb = w[b].detach().contiguous().numpy()
         part = out[:, :, b * C: (b + 1) * C]
         if B == 1:
-            _accumulate(*_sort_cells(pb, wb, n), n, order, kx, ky, kz, out.numpy())
+            _accumulate(*_sort_cells(pb, wb, n), n, order, lex, out.numpy())
         else:
-            tmp = torch.zeros(idx.shape[0], n**3, C, dtype=p.dtype)
-            _accumulate(*_sort_cells(pb, wb, n), n, order, kx, ky, kz, tmp.numpy())
+            tmp = torch.zeros(len(idx), n**3, C, dtype=p.dtype)
+            _accumulate(*_sort_cells(pb, wb, n), n, order, lex, tmp.numpy())
             part.copy_(tmp)
     return out
