@@ -5,7 +5,7 @@ autograd."""
 import pytest
 import torch
 
-from quadfree.taylor import FC2T2
+from quadfree.taylor import FC2T2, scatter
 from quadfree.taylor.passes import p2m_rows
 from quadfree.taylor.scatter import p2m_rows_compiled, usable
 
@@ -42,3 +42,22 @@ def test_expand_uses_compiled_p2m_only_without_autograd():
     wg = w.clone().requires_grad_()
     slow = S.expand(p, wg).coeffs          # torch P2M (autograd) on the same problem
     torch.testing.assert_close(fast, slow.detach(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("sort_bytes", [0, 1 << 40])             # points in cell order or not
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_compiled_l2p_equals_torch_evaluation(dtype, tol, sort_bytes, monkeypatch):
+    monkeypatch.setattr(scatter, "SORT_BYTES", sort_bytes)
+    g = torch.Generator().manual_seed(9)
+    p = (torch.rand(2, 300, 3, generator=g, dtype=torch.float64) * 2 - 1).to(dtype)
+    w = torch.rand(2, 3, 300, generator=g, dtype=torch.float64).to(dtype)
+    q = (torch.rand(2, 200, 3, generator=g, dtype=torch.float64) * 2 - 1).to(dtype)
+    q[0, :3] = torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [0.0, 0.5, -0.25]], dtype=dtype)
+    E = FC2T2("exp(-20*(x**2+y**2+z**2))", levels=2, order=4).expand(p, w)
+    fast = E(q)                                       # compiled (no autograd)
+    qg = q.clone().requires_grad_()
+    slow = E(qg).detach()                             # torch path (autograd through q)
+    assert fast.shape == (2, 3, 200) and fast.dtype == dtype
+    torch.testing.assert_close(fast, slow, rtol=tol, atol=tol * float(slow.abs().max()))
+    shared = E(q[0])                                  # (M, 3) targets shared by the batch
+    torch.testing.assert_close(shared[0], fast[0])

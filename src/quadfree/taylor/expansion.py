@@ -108,6 +108,8 @@ class Expansion:
             raise QuadfreeError(f"query points: shape {tuple(q.shape)} must be (M, {self.dim}) "
                                 f"or ({B}, M, {self.dim})")
         q = q.to(device=self.coeffs.device, dtype=self.coeffs.dtype).expand(B, -1, -1)
+        if derivatives == [(0,) * 3] and scatter.l2p_usable(self.coeffs, q):
+            return scatter.l2p_compiled(self.coeffs, q, self.order).unsqueeze(-1)
         M = q.shape[1]
         flat = self._flat()
         base = (torch.arange(B, device=q.device) * flat.shape[1])[:, None]
