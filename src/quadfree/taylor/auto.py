@@ -69,14 +69,21 @@ class Costs:
         neighbour_per_pair: seconds per candidate pair of the neighbour sum.
         neighbour_per_point: sorting and bookkeeping per source/target.
         dense_per_pair: seconds per pair of the blocked dense sum.
+
+    The defaults were measured in one process on the project's 2-core CPU, one thread,
+    with only a niced background job on the other core (session 4: level-4/5 expansions of
+    10⁶ sources, compiled P2M/L2P, and ``quadfree bench taylor``'s neighbour and dense rows;
+    the neighbour sum took 1.3–3·10⁻⁹ s per modelled pair, the lower end is used so that the
+    model leans towards it). The former constants came from a heavily loaded machine and
+    the slower engine, 2–8× higher.
     """
 
-    fc2t2_per_cell: float = 2.5e-6
-    fc2t2_per_source: float = 3.5e-7
-    fc2t2_per_target: float = 3e-7
-    neighbour_per_pair: float = 1.2e-8
+    fc2t2_per_cell: float = 1.25e-6
+    fc2t2_per_source: float = 1e-7
+    fc2t2_per_target: float = 1.4e-7
+    neighbour_per_pair: float = 1.5e-9
     neighbour_per_point: float = 2e-7
-    dense_per_pair: float = 8e-9
+    dense_per_pair: float = 1.4e-9
 
 
 CPU_COSTS = Costs()
