@@ -74,3 +74,36 @@ def test_profile_expand_covers_every_pass_and_matches_expand():
     from quadfree.taylor.timing import PassTimer
     E1 = S._expand(p, w, PassTimer(torch.device("cpu")))
     torch.testing.assert_close(E1.coeffs, S.expand(p, w).coeffs)
+
+
+@pytest.mark.parametrize("alpha_h2", [1 / 64, 1 / 16, 1 / 4, 1.0, 2.0])
+def test_calibrated_model_meets_tol_across_widths_and_sparse_grids(alpha_h2):
+    # levels 2 (dense grid) and 3 (sparse: 2.4 sources per finest cell), orders 2-4: wherever
+    # the model predicts an error <= tol, the expansion's measured error is <= tol as well
+    g = torch.Generator().manual_seed(7)
+    p = torch.rand(1, 1200, 3, generator=g, dtype=torch.float64) * 2 - 1
+    w = torch.rand(1, 1, 1200, generator=g, dtype=torch.float64)
+    q = torch.rand(300, 3, generator=g, dtype=torch.float64) * 2 - 1
+    for levels in (2, 3):
+        h = 2.0 / 2 ** (levels + 1)
+        k = f"exp(-{alpha_h2 / h**2!r}*(x**2+y**2+z**2))"
+        ref = exact_sum(k, p, w, q)
+        for order in (2, 3, 4):
+            predicted = fc2t2_error(alpha_h2, order, 1200, levels)
+            y = FC2T2(k, levels=levels, order=order).expand(p, w)(q)
+            assert float((y - ref).norm() / ref.norm()) <= predicted
+
+
+def test_plan_picks_the_expansion_for_a_wide_kernel_where_it_meets_tol():
+    # α·h² = 1/64 at level 5 with 10⁵ or 2·10⁴ points: the former model's sparse-grid factor
+    # (×4 … ×6.5) excluded every FC²T² level here although the expansion met tol
+    k = "exp(-16*(x**2+y**2+z**2))"
+    assert plan(k, 10**5, 10**5, 2e-5).method == "fc2t2"
+    g = torch.Generator().manual_seed(8)
+    p = torch.rand(1, 20000, 3, generator=g, dtype=torch.float64) * 2 - 1
+    w = torch.rand(1, 1, 20000, generator=g, dtype=torch.float64)
+    q = torch.rand(20000, 3, generator=g, dtype=torch.float64) * 2 - 1
+    y, chosen = fastest_sum(p, w, q, k, 3e-5, return_plan=True)
+    assert chosen.method == "fc2t2"
+    ref = exact_sum(k, p, w, q[:400])
+    assert float((y[..., :400] - ref).norm() / ref.norm()) <= 3e-5

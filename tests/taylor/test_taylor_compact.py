@@ -44,3 +44,10 @@ def test_block_m2l_gradients_match_dense_path_and_gradcheck():
 def test_block_m2l_executes_fewer_flops():
     W = torch.zeros(10, 50)
     assert m2l_cells_flops(64, 1, [W] * 3, 4) < 0.5 * band_dense_flops(64, 1, [W] * 3, 4)
+
+
+def test_expansion_coefficients_are_contiguous():
+    # a strided view here would move the layout change into every evaluation
+    S = FC2T2("exp(-25*(x**2+y**2+z**2))", levels=2, order=3)
+    E = S.expand(torch.rand(1, 50, 3) * 2 - 1, torch.rand(1, 2, 50))
+    assert E.coeffs.is_contiguous()

@@ -11,7 +11,8 @@ seconds of every candidate from a simple cost model:
 * the dense sum: a cost per pair, N·M.
 
 :func:`fastest_sum` runs the winner. The error table was measured on uniform sources (float64,
-order 2–4, 2·10⁴ sources; it grows for sparser grids, which the model allows for); the
+order 2–4, 2·10⁴ sources; it grows for sparser grids and narrow kernels, and more levels
+floor it for wide kernels: :func:`fc2t2_error` applies factors fitted to measured errors); the
 cost constants on the project's 2-core CPU (:data:`CPU_COSTS`, one thread). Pass ``costs`` to
 use other constants (e.g. from ``quadfree bench taylor`` on another machine). Kernels that are
 not isotropic Gaussians get the dense sum up to ``dense_limit`` pairs, else FC²T² at level 4,
@@ -43,9 +44,19 @@ ERROR_TABLE = {
     4: (4.22e-6, 9.81e-6, 1.30e-5, 6.79e-5, 5.45e-4, 4.25e-3, 2.68e-2),
 }
 TABLE_DENSITY = 2e4 / 8**3          # sources per finest cell behind ERROR_TABLE
-DENSITY_EXPONENT = 0.3              # sparser grids: error × (TABLE_DENSITY / density)^0.3
+# Calibration against 105 measured errors (levels 3–5, 10³–10⁵ uniform sources, 0.03–39 per
+# finest cell, α·h² 1/64 … 2, orders 2–4, float64; docs/taylor_error_model.md):
+# * below SPARSE_DENSITY sources per finest cell the error grows as
+#   (SPARSE_DENSITY / density)^β, β rising log-linearly in α·h² from 0 at 1/64 (wide kernels:
+#   no growth measured) to SPARSE_EXPONENT at 1/4 and beyond;
+# * from level 4 on, wide kernels do not get below the table's value at α·h² = 1/16
+#   (MULTILEVEL_FLOOR: the coarser levels' fit error);
+# * the fit under-predicts by at most 1.34×; SAFETY = 1.5 covers it.
+SPARSE_DENSITY = 6.0
+SPARSE_EXPONENT = 0.35
+SPARSE_WIDTHS = (1 / 64, 1 / 4)
+MULTILEVEL_FLOOR = 1 / 16
 SAFETY = 1.5
-
 
 @dataclass(frozen=True)
 class Costs:
@@ -58,14 +69,21 @@ class Costs:
         neighbour_per_pair: seconds per candidate pair of the neighbour sum.
         neighbour_per_point: sorting and bookkeeping per source/target.
         dense_per_pair: seconds per pair of the blocked dense sum.
+
+    The defaults were measured in one process on the project's 2-core CPU, one thread,
+    with only a niced background job on the other core (session 4: level-4/5 expansions of
+    10⁶ sources, compiled P2M/L2P, and ``quadfree bench taylor``'s neighbour and dense rows;
+    the neighbour sum took 1.3–3·10⁻⁹ s per modelled pair, the lower end is used so that the
+    model leans towards it). The former constants came from a heavily loaded machine and
+    the slower engine, 2–8× higher.
     """
 
-    fc2t2_per_cell: float = 2.5e-6
-    fc2t2_per_source: float = 3.5e-7
-    fc2t2_per_target: float = 3e-7
-    neighbour_per_pair: float = 1.2e-8
+    fc2t2_per_cell: float = 1.25e-6
+    fc2t2_per_source: float = 1e-7
+    fc2t2_per_target: float = 1.4e-7
+    neighbour_per_pair: float = 1.5e-9
     neighbour_per_point: float = 2e-7
-    dense_per_pair: float = 8e-9
+    dense_per_pair: float = 1.4e-9
 
 
 CPU_COSTS = Costs()
@@ -95,10 +113,12 @@ def fc2t2_error(alpha_h2: float, order: int, n_sources: int, levels: int, dim: i
                 ) -> float:
     """Predicted relative error of FC²T² for ``α·h²`` and ``order`` (log-log interpolation).
 
-    Sparse grids (fewer sources per finest cell than the table's 39) get the measured factor
-    ``(39 / density)^0.3`` (it reproduces the bench's level-4/5 errors at 10⁴–10⁶ sources
-    within 1.3×); a safety factor 1.5 covers the spread between draws. Wider kernels than
-    the table's range keep its first value, narrower ones extrapolate with the last slope.
+    The level-3 table (:data:`ERROR_TABLE`), floored at α·h² = :data:`MULTILEVEL_FLOOR` from
+    level 4 on, times the sparse-grid factor ``(SPARSE_DENSITY / density)^β`` (β from 0 for
+    wide kernels to :data:`SPARSE_EXPONENT` for narrow ones) and :data:`SAFETY`. Fitted to
+    measured errors at 0.03–39 sources per finest cell (levels 3–5, α·h² 1/64 … 2). Wider
+    kernels than the table's range keep its first value, narrower ones extrapolate with the
+    last slope.
 
     Example:
         >>> fc2t2_error(0.5, 4, 10**5, 5) < fc2t2_error(2.0, 4, 10**5, 5)
@@ -108,15 +128,18 @@ def fc2t2_error(alpha_h2: float, order: int, n_sources: int, levels: int, dim: i
         raise QuadfreeError(f"order={order}: the error model covers orders 2 to 4")
     x = np.log(np.asarray(ALPHA_H2))
     y = np.log(np.asarray(ERROR_TABLE[order]))
-    t = math.log(max(alpha_h2, 1e-12))
+    width = max(alpha_h2, 1e-12)
+    t = math.log(max(width, MULTILEVEL_FLOOR) if levels >= 4 else width)
     if t <= x[0]:
         err = math.exp(y[0])
     elif t >= x[-1]:
         err = math.exp(y[-1] + (t - x[-1]) * (y[-1] - y[-2]) / (x[-1] - x[-2]))
     else:
         err = math.exp(float(np.interp(t, x, y)))
+    lo, hi = (math.log(v) for v in SPARSE_WIDTHS)
+    beta = SPARSE_EXPONENT * min(max((math.log(width) - lo) / (hi - lo), 0.0), 1.0)
     density = max(n_sources, 1) / cells_per_axis(levels) ** dim
-    sparse = max(1.0, TABLE_DENSITY / density) ** DENSITY_EXPONENT
+    sparse = max(1.0, SPARSE_DENSITY / density) ** beta
     return min(1.0, SAFETY * err * sparse)
 
 

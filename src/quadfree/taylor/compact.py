@@ -11,7 +11,7 @@ being processed, and each axis pass runs only where input or output can be non-z
 
 At ρ = 4 that is 575 instead of 1875 multiply-adds per cell and tap-parity, and 75 instead of
 125 slots in the intermediate grids. Each block pass is the same banded GEMM as the dense
-path (:func:`quadfree.taylor.passes._band_pass`) with the operator's unused rows and columns
+path (:func:`quadfree.taylor.passes._band_rows`) with the operator's unused rows and columns
 dropped, so results agree with the dense path to rounding. The L2L from the level above
 into the finest cells runs the same way (``kind="up"``), and both write the cell layout
 ``(B, C, n, n, n, P)`` directly, which saves the dense grid's layout change.
@@ -19,10 +19,13 @@ into the finest cells runs the same way (``kind="up"``), and both write the cell
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from functools import partial
+
 import torch
 
 from quadfree.taylor.multiindex import index_of, multi_indices
-from quadfree.taylor.passes import _band_pass, axis_passes_flops, band_pass_flops
+from quadfree.taylor.passes import _band_rows, axis_passes_flops, band_rows_flops
 
 
 def _sub(W: torch.Tensor, a: int, k_out: int, k_in: int, kind: str) -> torch.Tensor:
@@ -56,6 +59,31 @@ def _x_slab(A: torch.Tensor, ny: int, nz: int, ki: int, order: int) -> torch.Ten
     return torch.stack(rows, 1).reshape(n * ki, -1)
 
 
+def _final_rows(order: int, no: int, device) -> torch.Tensor:
+    """Row of the stacked z-pass outputs for every (Z, storage index): ``(no·P,)``.
+
+    The z pass of block (k_x, k_y) writes rows ``(Z, k_z)`` one block after the other
+    (blocks in :func:`multi_indices` order of their first appearance)."""
+    a = order + 1
+    start, blocks = 0, {}
+    for kx in range(a):
+        for ky in range(a - kx):
+            blocks[kx, ky] = start
+            start += no * (a - kx - ky)
+    idx = multi_indices(3, order)
+    rows = [[blocks[kx, ky] + Z * (a - kx - ky) + kz for kx, ky, kz in idx] for Z in range(no)]
+    return torch.tensor(rows, device=device).reshape(-1)
+
+
+def _put(G: torch.Tensor, j: int, shape: tuple, perm: tuple, r0: int, res: torch.Tensor
+         ) -> None:
+    """Sink of a band pass: output rows ``res`` (first row r0; per row-cell ``shape[0]`` rows)
+    viewed as ``(cells,) + shape``, permuted by ``perm``, into ``G[:, :, j, cells]``."""
+    blk = res.view((-1,) + shape)
+    c0 = r0 // shape[0]
+    G[:, :, j, c0: c0 + blk.shape[0]].copy_(blk.permute(perm))
+
+
 def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str = "m2l"
               ) -> torch.Tensor:
     """Separable M2L (no hole; ``kind="m2l"``), L2L (``"up"``) or M2M (``"down"``) of a grid
@@ -63,8 +91,9 @@ def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str 
     degree blocks that can be non-zero (n' = n, 2n for L2L, n/2 for M2M).
 
     ``A``: AG ``(n, a, n, a, n, a, R)`` or rows ``(P, n³, R)`` (:func:`~quadfree.taylor.
-    passes.p2m_rows`). ``ops``: the three per-axis operators (M2L pair operators
-    ``(2a, (2s+1)·2a)``, L2L ``(2a, a)`` or M2M ``(a, 2a)``); R = B·C.
+    passes.p2m_rows`, or :func:`cell_rows` of a cell tensor). ``ops``: the three per-axis
+    operators (M2L pair operators ``(2a, (2s+1)·2a)``, L2L ``(2a, a)`` or M2M ``(a, 2a)``);
+    R = B·C. :func:`sum_cells` adds several such terms in one output buffer.
 
     Example:
         >>> import torch
@@ -75,33 +104,103 @@ def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str 
         >>> torch.allclose(m2l_cells(A, [W, W, W], 2, 1, 1), dense)
         True
     """
-    a, R = order + 1, A.shape[-1]
-    n = A.shape[0] if A.dim() == 7 else round(A.shape[1] ** (1 / 3))
-    m, no = _sizes(n, kind)
-    bx = {}
-    for ny in range(a):
-        for nz in range(a - ny):
-            ki = a - ny - nz
-            V = _x_slab(A, ny, nz, ki, order)
-            bx[ny, nz] = _band_pass(V, _sub(ops[0], a, a, ki, kind), m).view(n, n, R, no, a)
-    by = {}
-    for nz in range(a):
-        ki = a - nz
-        # one copy per nz: (kx, Y, ny, Z, R, X), so every kx below is a contiguous block
-        G = torch.stack([bx[ny, nz].permute(4, 0, 1, 2, 3) for ny in range(ki)], 2)
+    return sum_cells([(A, ops, kind, 1.0)], order, B, C)
+
+
+def cell_rows(cells: torch.Tensor) -> torch.Tensor:
+    """Cell layout ``(B, C, n, n, n, P)`` → rows ``(P, n³, B·C)`` (a view, no copy).
+
+    Example:
+        >>> cell_rows(torch.zeros(1, 2, 4, 4, 4, 10)).shape
+        torch.Size([10, 64, 2])
+    """
+    B, C, n = cells.shape[:3]
+    return cells.reshape(B * C, n**3, cells.shape[-1]).permute(2, 1, 0)
+
+
+def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None
+              ) -> torch.Tensor:
+    """``Σ sign · m2l_cells(A, ops, kind)`` over ``terms = [(A, ops, kind, sign), …]`` whose
+    outputs have the same number of cells per axis → cells ``(B, C, n', n', n', P)``.
+
+    ``section`` (e.g. :meth:`~quadfree.taylor.timing.PassTimer.section`) with ``labels``
+    (one ``(name, flops)`` per term; consecutive equal labels share one section) times the
+    terms separately; the final layout change counts to the last one.
+
+    Every pass is a row-form band GEMM (:func:`~quadfree.taylor.passes._band_rows`): the
+    processed axis stays in front, and one permuting copy per pass (which also gathers the
+    degree blocks the next pass reads together) brings the next axis to the front. The z
+    passes of all terms accumulate into one buffer ``(n'·P, n'·n'·R)``; a row gather and
+    one transpose then give the cell layout.
+
+    Example:
+        >>> W = torch.rand(6, 30, dtype=torch.float64)
+        >>> A = torch.rand(10, 64, 1, dtype=torch.float64)            # rows, ρ = 2, n = 4
+        >>> both = sum_cells([(A, [W] * 3, "m2l", 1.0), (A, [W] * 3, "m2l", -0.5)], 2, 1, 1)
+        >>> torch.allclose(both, 0.5 * m2l_cells(A, [W] * 3, 2, 1, 1))
+        True
+    """
+    a, P = order + 1, len(multi_indices(3, order))
+    grad = torch.is_grad_enabled() and any(
+        A.requires_grad or any(w.requires_grad for w in ops) for A, ops, _, _ in terms)
+    Z, parts, no = None, [], None
+    labels = labels or [None] * len(terms)
+    stack = ExitStack()
+    for i, (A, ops, kind, sign) in enumerate(terms):
+        if section is not None and (i == 0 or labels[i] != labels[i - 1]):
+            stack.close()
+            stack.enter_context(section(*labels[i]))
+        R = A.shape[-1]
+        n = A.shape[0] if A.dim() == 7 else round(A.shape[1] ** (1 / 3))
+        m, no = _sizes(n, kind)
+        # z-pass inputs per kx: (ky, Z, nz, Y', X', R); the y pass scatters into them
+        Gz = [torch.empty(a - kx, n, a, no, no, R, dtype=A.dtype, device=A.device)
+              for kx in range(a)]
+        for nz in range(a):
+            ki = a - nz
+            # y-pass input (kx, Y, ny, X', Z, R): every kx is one contiguous block; the x pass
+            # scatters each block of its output rows (X', kx | Y, Z, R) into it from cache
+            Gy = torch.empty(a, n, ki, no, n, R, dtype=A.dtype, device=A.device)
+            for ny in range(ki):
+                kin = a - ny - nz
+                put = partial(_put, Gy, ny, (a, n, n, R), (1, 2, 0, 3, 4))   # (X', kx, Y, Z, R)
+                _band_rows(_x_slab(A, ny, nz, kin, order), _sub(ops[0], a, a, kin, kind), m,
+                           sink=put)
+            for kx in range(a):
+                ko = a - kx                                          # rows (Y', ky | X', Z, R)
+                put = partial(_put, Gz[kx], nz, (ko, no, n, R), (1, 3, 0, 2, 4))
+                _band_rows(Gy[kx].reshape(n * ki, -1), _sub(ops[1], a, ko, ki, kind), m,
+                           sink=put)
+            del Gy
+        if Z is None and not grad:
+            Z = torch.empty(no * P, R * no * no, dtype=A.dtype, device=A.device)
+        row, zp = 0, []
         for kx in range(a):
-            ko = a - kx
-            out = _band_pass(G[kx].reshape(n * ki, -1), _sub(ops[1], a, ko, ki, kind), m)
-            by[kx, nz] = out.view(n, R, no, no, ko)                           # (Z, R, X, Y, ky)
-    bz = {}
-    for kx in range(a):
-        G = torch.stack([by[kx, nz].permute(4, 0, 1, 2, 3) for nz in range(a)], 2)
-        for ky in range(a - kx):                                              # (ky, Z, nz, …)
-            ko = a - kx - ky
-            out = _band_pass(G[ky].reshape(n * a, -1), _sub(ops[2], a, ko, a, kind), m)
-            bz[kx, ky] = out.view(R, no, no, no, ko)                          # (R, X, Y, Z, kz)
-    cells = torch.stack([bz[kx, ky][..., kz] for kx, ky, kz in multi_indices(3, order)], -1)
-    return cells.reshape((B, C) + (no,) * 3 + (cells.shape[-1],))
+            G, Gz[kx] = Gz[kx], None
+            for ky in range(a - kx):
+                ko = a - kx - ky
+                Wz = _sub(ops[2], a, ko, a, kind)
+                V = G[ky].reshape(n * a, -1)
+                if grad:
+                    zp.append(_band_rows(V, Wz, m))
+                else:
+                    _band_rows(V, Wz, m, out=Z[row: row + no * ko], alpha=sign,
+                               accumulate=len(parts) > 0)
+                row += no * ko
+        parts.append(torch.cat(zp, 0) * sign if grad else None)
+    if grad:
+        Z = parts[0]
+        for t in parts[1:]:
+            Z = Z + t
+    R = Z.shape[1] // (no * no)
+    rows = _final_rows(order, no, Z.device)
+    # Z (rows (block, Z', kz) | Y', X', R) → cells (R, X', Y', Z', P): a 2-D transpose (torch's
+    # blocked kernel), a gather inside rows of no·P values and a swap of (Y', X') that moves
+    # runs of no·P values (one strided permute copy was 3× slower)
+    cells = Z.t().contiguous().index_select(1, rows).view(no, no, R, no, P)
+    cells = cells.permute(2, 1, 0, 3, 4).contiguous()
+    stack.close()
+    return cells.view((B, C) + (no,) * 3 + (P,))
 
 
 def m2l_cells_flops(n: int, R: int, ops: list, order: int, kind: str = "m2l") -> int:
@@ -118,14 +217,14 @@ def m2l_cells_flops(n: int, R: int, ops: list, order: int, kind: str = "m2l") ->
     for ny in range(a):
         for nz in range(a - ny):
             ki = a - ny - nz
-            total += band_pass_flops(n * ki, n * n * R, _sub(ops[0], a, a, ki, kind), m)
+            total += band_rows_flops(n * ki, n * n * R, _sub(ops[0], a, a, ki, kind), m)
     for kx in range(a):
         for nz in range(a):
             ki, ko = a - nz, a - kx
-            total += band_pass_flops(n * ki, n * R * no, _sub(ops[1], a, ko, ki, kind), m)
+            total += band_rows_flops(n * ki, n * R * no, _sub(ops[1], a, ko, ki, kind), m)
     for kx in range(a):
         for ky in range(a - kx):
-            total += band_pass_flops(n * a, R * no * no,
+            total += band_rows_flops(n * a, R * no * no,
                                     _sub(ops[2], a, a - kx - ky, a, kind), m)
     return total
 

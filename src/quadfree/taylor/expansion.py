@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from quadfree.errors import QuadfreeError, check_finite
-from quadfree.taylor import compact, passes
+from quadfree.taylor import compact, passes, scatter
 from quadfree.taylor.kernels import Kernel
 from quadfree.taylor.legendre import monomial_coefficients
 from quadfree.taylor.multiindex import MAX_ORDER, multi_indices, num_coefficients
@@ -108,6 +108,8 @@ class Expansion:
             raise QuadfreeError(f"query points: shape {tuple(q.shape)} must be (M, {self.dim}) "
                                 f"or ({B}, M, {self.dim})")
         q = q.to(device=self.coeffs.device, dtype=self.coeffs.dtype).expand(B, -1, -1)
+        if derivatives == [(0,) * 3] and scatter.l2p_usable(self.coeffs, q):
+            return scatter.l2p_compiled(self.coeffs, q, self.order).unsqueeze(-1)
         M = q.shape[1]
         flat = self._flat()
         base = (torch.arange(B, device=q.device) * flat.shape[1])[:, None]
@@ -325,16 +327,21 @@ class FC2T2:
         sec = _no_timer if timer is None else timer.section
         blocks = self.separable and d == 3 and self.compact_finest
         with sec("P2M", passes.p2m_flops(p.shape[1] * B, C, d, order)):
-            M = passes.p2m_rows(p, w, self.n, order)          # (P, n^d, R)
+            if scatter.usable(p, w):
+                M = scatter.p2m_rows_compiled(p, w, self.n, order)
+            else:
+                M = passes.p2m_rows(p, w, self.n, order)      # (P, n^d, R)
             if not blocks:
                 M = passes.rows_to_ag(M, self.n, d, order)
         moments = {self.levels: M}
+        rows: dict = {}                                       # level → rows (P, n³, R) view
         for lev in range(self.levels, 1, -1):
             if blocks and lev == self.levels:                 # rows → cells one level up
                 with sec(f"M2M {lev}->{lev - 1}", compact.m2l_cells_flops(
                         self.n, B * C, ops["m2m"], order, "down")):
-                    M = passes.cells_to_ag(compact.m2l_cells(M, ops["m2m"], order, B, C,
-                                                             "down"), order)
+                    cells = compact.m2l_cells(M, ops["m2m"], order, B, C, "down")
+                    rows[lev - 1] = compact.cell_rows(cells)
+                    M = passes.cells_to_ag(cells, order)
             else:
                 with sec(f"M2M {lev}->{lev - 1}",
                          passes.axis_passes_flops(M.shape, d, ops["m2m"], "down")):
@@ -345,16 +352,29 @@ class FC2T2:
         for lev in range(1, self.levels + 1):
             M = moments[lev]
             if blocks and lev == self.levels:
-                # finest level straight into the cell layout, on the non-zero degree blocks
+                # finest level straight into the cell layout, on the non-zero degree blocks;
+                # the L2L from the level above accumulates into the same buffer
                 W = ops["window"][lev - 1]
-                with sec(f"M2L {lev}", compact.m2l_cells_flops(self.n, B * C, W, order)):
-                    coeffs = compact.m2l_cells(M, W, order, B, C)
+                terms = [(M, W, "m2l", 1.0)]
+                labels = [(f"M2L {lev}", compact.m2l_cells_flops(self.n, B * C, W, order))]
                 if local is not None:
-                    with sec(f"L2L {lev - 1}->{lev}", compact.m2l_cells_flops(
-                            local.shape[0], B * C, ops["l2l"], order, "up")):
-                        coeffs = coeffs.add_(compact.m2l_cells(local, ops["l2l"], order, B, C,
-                                                               "up"))
+                    terms.append((local, ops["l2l"], "up", 1.0))
+                    labels.append((f"L2L {lev - 1}->{lev}", compact.m2l_cells_flops(
+                        self.n // 2, B * C, ops["l2l"], order, "up")))
+                coeffs = compact.sum_cells(terms, order, B, C, sec, labels)
                 return Expansion(coeffs=coeffs, order=order, clamp=self.clamp)
+            if blocks and lev == self.levels - 1 and ops["hole"][lev - 1] is not None:
+                # the level above the finest on degree blocks too: window − hole (+ L2L)
+                n_lev = self.n // 2
+                W, hole = ops["window"][lev - 1], ops["hole"][lev - 1]
+                terms = [(rows[lev], W, "m2l", 1.0), (rows[lev], hole, "m2l", -1.0)]
+                labels = [(f"M2L {lev}", 2 * compact.m2l_cells_flops(n_lev, B * C, W, order))] * 2
+                if local is not None:
+                    terms.append((local, ops["l2l"], "up", 1.0))
+                    labels.append((f"L2L {lev - 1}->{lev}", compact.m2l_cells_flops(
+                        n_lev // 2, B * C, ops["l2l"], order, "up")))
+                local = compact.cell_rows(compact.sum_cells(terms, order, B, C, sec, labels))
+                continue
             if local is not None:
                 with sec(f"L2L {lev - 1}->{lev}",
                          passes.axis_passes_flops(local.shape, d, ops["l2l"], "up")):
