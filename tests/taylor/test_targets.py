@@ -63,7 +63,7 @@ def test_fixed_targets_gradcheck():
                                     eps=1e-6, atol=1e-7)
 
 
-def test_expand_moments_mirrors_expand():
+def test_expand_moments_equals_expand():
     for dim, m2l, levels in ((3, "auto", 3), (3, "general", 2), (2, "auto", 3)):
         S = FC2T2(GAUSS[dim], levels=levels, order=4, dim=dim, m2l=m2l)
         p, w, _, _ = problem(dim, 2, 2, N=50, M=1)

@@ -322,17 +322,40 @@ class FC2T2:
         """The passes on validated inputs; ``timer`` (a :class:`~quadfree.taylor.timing.
         PassTimer` or None) records seconds and FLOPs per pass."""
         B, C = w.shape[:2]
-        d, order = self.dim, self.order
-        ops = self._ops(p.device, p.dtype)
+        order = self.order
         sec = _no_timer if timer is None else timer.section
-        blocks = self.separable and d == 3 and self.compact_finest
-        with sec("P2M", passes.p2m_flops(p.shape[1] * B, C, d, order)):
+        with sec("P2M", passes.p2m_flops(p.shape[1] * B, C, self.dim, order)):
             if scatter.usable(p, w):
                 M = scatter.p2m_rows_compiled(p, w, self.n, order)
             else:
                 M = passes.p2m_rows(p, w, self.n, order)      # (P, n^d, R)
-            if not blocks:
-                M = passes.rows_to_ag(M, self.n, d, order)
+        return self._passes(M, B, C, timer)
+
+    def expand_moments(self, rows: torch.Tensor, B: int, C: int) -> Expansion:
+        """The expansion from finest-level P2M moments (the passes M2M, M2L, L2L only).
+
+        ``rows``: ``(P, n^d, B·C)`` as :func:`quadfree.taylor.passes.p2m_rows` returns them
+        (coefficient-major, cells in row-major order, batch×channel last). Lets a caller that
+        caches its points' basis (:class:`quadfree.taylor.targets.FixedTargets`) supply the
+        moments without recomputing them; the passes are the ones :meth:`expand` runs.
+
+        Example:
+            >>> S = FC2T2("exp(-20*(x**2+y**2))", levels=2, order=4, dim=2)
+            >>> p, w = torch.rand(1, 9, 2) - 0.5, torch.rand(1, 1, 9)
+            >>> rows = passes.p2m_rows(p, w, S.n, S.order)
+            >>> bool(torch.allclose(S.expand_moments(rows, 1, 1).coeffs, S.expand(p, w).coeffs))
+            True
+        """
+        return self._passes(rows, B, C, None)
+
+    def _passes(self, M: torch.Tensor, B: int, C: int, timer) -> Expansion:
+        """M2M, M2L and L2L from the finest-level moment rows ``(P, n^d, B·C)``."""
+        d, order = self.dim, self.order
+        ops = self._ops(M.device, M.dtype)
+        sec = _no_timer if timer is None else timer.section
+        blocks = self.separable and d == 3 and self.compact_finest
+        if not blocks:
+            M = passes.rows_to_ag(M, self.n, d, order)
         moments = {self.levels: M}
         rows: dict = {}                                       # level → rows (P, n³, R) view
         for lev in range(self.levels, 1, -1):

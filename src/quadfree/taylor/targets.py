@@ -23,7 +23,7 @@ from math import sqrt
 import torch
 
 from quadfree.errors import QuadfreeError
-from quadfree.taylor import compact, passes
+from quadfree.taylor import passes
 from quadfree.taylor.expansion import FC2T2, Expansion, check_points
 from quadfree.taylor.multiindex import multi_indices
 
@@ -166,8 +166,8 @@ def expand_moments(transform: FC2T2, rows: torch.Tensor, B: int, C: int) -> Expa
     """The passes of :meth:`FC2T2.expand` (M2M, M2L, L2L) from finest-level P2M rows.
 
     ``rows``: ``(P, n^d, B·C)`` as :func:`quadfree.taylor.passes.p2m_rows` returns them.
-    Mirrors ``FC2T2._expand`` after its P2M (``tests/taylor/test_targets.py`` checks the two
-    agree), so a fixed point set can supply its moments without recomputing their basis.
+    The same passes as :meth:`FC2T2.expand` (:meth:`FC2T2.expand_moments`), so a fixed point
+    set can supply its moments without recomputing their basis.
 
     Example:
         >>> S = FC2T2("exp(-20*(x**2+y**2))", levels=2, order=4, dim=2)
@@ -176,41 +176,7 @@ def expand_moments(transform: FC2T2, rows: torch.Tensor, B: int, C: int) -> Expa
         >>> bool(torch.allclose(expand_moments(S, rows, 1, 1).coeffs, S.expand(p, w).coeffs))
         True
     """
-    S = transform
-    d, order = S.dim, S.order
-    ops = S._ops(rows.device, rows.dtype)
-    blocks = S.separable and d == 3 and S.compact_finest
-    M = rows if blocks else passes.rows_to_ag(rows, S.n, d, order)
-    moments = {S.levels: M}
-    for lev in range(S.levels, 1, -1):
-        if blocks and lev == S.levels:
-            M = passes.cells_to_ag(compact.m2l_cells(M, ops["m2m"], order, B, C, "down"),
-                                   order)
-        else:
-            M = passes.mask_degree(passes.axis_passes(M, d, ops["m2m"], "down"), d, order)
-        moments[lev - 1] = M
-    local = None
-    for lev in range(1, S.levels + 1):
-        M = moments[lev]
-        if blocks and lev == S.levels:
-            coeffs = compact.m2l_cells(M, ops["window"][lev - 1], order, B, C)
-            if local is not None:
-                coeffs = coeffs.add_(compact.m2l_cells(local, ops["l2l"], order, B, C, "up"))
-            return Expansion(coeffs=coeffs, order=order, clamp=S.clamp)
-        if local is not None:
-            shifted = passes.axis_passes(local, d, ops["l2l"], "up")
-        if S.separable:
-            out = passes.axis_passes(M, d, ops["window"][lev - 1], "m2l")
-            hole = ops["hole"][lev - 1]
-            if hole is not None:
-                out = out.sub_(passes.axis_passes(M, d, hole, "m2l"))
-        else:
-            out = passes.m2l_general(M, d, order, ops["general"][lev - 1])
-        if local is not None:
-            out = out.add_(shifted)
-        local = out if lev == S.levels else passes.mask_degree(out, d, order)
-    return Expansion(coeffs=passes.ag_to_cells(local, B, C, d, order), order=order,
-                     clamp=S.clamp)
+    return transform.expand_moments(rows, B, C)
 
 
 def _legendre_with_derivative(t: torch.Tensor, order: int) -> tuple[torch.Tensor, torch.Tensor]:
