@@ -24,8 +24,14 @@ from functools import partial
 
 import torch
 
+from quadfree.taylor import scatter
 from quadfree.taylor.multiindex import index_of, multi_indices
 from quadfree.taylor.passes import _band_rows, axis_passes_flops, band_rows_flops
+
+#: the final layout change of :func:`sum_cells` by the compiled gather-transpose
+#: (:func:`quadfree.taylor.scatter.rows_to_cells`) where it applies; False keeps the torch
+#: copies (for A/B and tests).
+FAST_LAYOUT = True
 
 
 def _sub(W: torch.Tensor, a: int, k_out: int, k_in: int, kind: str) -> torch.Tensor:
@@ -197,8 +203,11 @@ def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None
     # Z (rows (block, Z', kz) | Y', X', R) → cells (R, X', Y', Z', P): a 2-D transpose (torch's
     # blocked kernel), a gather inside rows of no·P values and a swap of (Y', X') that moves
     # runs of no·P values (one strided permute copy was 3× slower)
-    cells = Z.t().contiguous().index_select(1, rows).view(no, no, R, no, P)
-    cells = cells.permute(2, 1, 0, 3, 4).contiguous()
+    if FAST_LAYOUT and scatter.rows_to_cells_usable(Z):
+        cells = scatter.rows_to_cells(Z, rows, no, P)          # the same in one compiled pass
+    else:
+        cells = Z.t().contiguous().index_select(1, rows).view(no, no, R, no, P)
+        cells = cells.permute(2, 1, 0, 3, 4).contiguous()
     stack.close()
     return cells.view((B, C) + (no,) * 3 + (P,))
 
