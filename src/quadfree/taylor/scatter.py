@@ -27,6 +27,7 @@ from math import sqrt
 import numpy as np
 import torch
 
+from quadfree.errors import QuadfreeError
 from quadfree.taylor.multiindex import multi_indices
 
 #: L2P sorts the points by cell when one batch's coefficients exceed this many bytes.
@@ -71,8 +72,9 @@ if njit is not None:
     @njit(fastmath=True, cache=True)
     def _accumulate(count, ps, ws, n, order, lex, out):  # pragma: no cover - compiled
         """Per cell: Σ w E_k(u) over its sorted sources in float64, written once to
-        ``out (P, n³, R)``; ``lex[j]``: storage index of the j-th multi-index in lexicographic
-        order. Legendre recurrence with precomputed factors (no division)."""
+        ``out (P, n³, R)`` (every cell, so out need not be zeroed); ``lex[j]``: storage index
+        of the j-th multi-index in lexicographic order. Legendre recurrence with precomputed
+        factors (no division)."""
         R, P, a = ws.shape[1], lex.shape[0], order + 1
         half = n / 2.0
         ca, cb, scale = np.empty(a), np.empty(a), np.empty(a)
@@ -84,9 +86,7 @@ if njit is not None:
         acc = np.zeros((P, R))
         for c in range(n * n * n):
             lo, hi = count[c], count[c + 1]
-            if lo == hi:
-                continue
-            acc[:, :] = 0.0
+            acc[:, :] = 0.0                        # empty cells too: out may be uninitialised
             cx, cy, cz = c // (n * n), (c // n) % n, c % n
             for t in range(lo, hi):
                 ux = 2.0 * ((ps[t, 0] + 1.0) * half - cx) - 1.0
@@ -285,11 +285,13 @@ def usable(p: torch.Tensor, w: torch.Tensor) -> bool:
             and w.device.type == "cpu")
 
 
-def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int) -> torch.Tensor:
+def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int,
+                      out: torch.Tensor | None = None) -> torch.Tensor:
     """P2M moments ``M(k, cell) = Σ_{p_i ∈ cell} w_i E_k(u_i)`` for 3-D CPU tensors.
 
     Shapes: p ``(B, N, 3)``, w ``(B, C, N)`` → rows ``(P, n³, B·C)`` (contiguous), in p's
-    dtype; sums in float64. Needs numba (:func:`usable`).
+    dtype; sums in float64. Needs numba (:func:`usable`). ``out``: an optional contiguous
+    tensor of that shape and dtype to write into (every entry is overwritten).
 
     Example:
         >>> from quadfree.taylor.passes import p2m_rows
@@ -302,7 +304,11 @@ def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int) -> t
     C = w.shape[1]
     idx = multi_indices(3, order)
     lex = np.asarray([idx.index(m) for m in sorted(idx)], dtype=np.int64)
-    out = torch.zeros(len(idx), n**3, B * C, dtype=p.dtype)
+    if out is None:
+        out = torch.empty(len(idx), n**3, B * C, dtype=p.dtype)
+    elif out.shape != (len(idx), n**3, B * C) or out.dtype != p.dtype or not out.is_contiguous():
+        raise QuadfreeError(f"out: shape {tuple(out.shape)}, {out.dtype} must be contiguous "
+                            f"({len(idx)}, {n**3}, {B * C}), {p.dtype}", param="out")
     for b in range(B):
         pb = p[b].detach().contiguous().numpy()
         wb = w[b].detach().contiguous().numpy()
@@ -310,7 +316,7 @@ def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int) -> t
         if B == 1:
             _accumulate(*_sort_cells(pb, wb, n), n, order, lex, out.numpy())
         else:
-            tmp = torch.zeros(len(idx), n**3, C, dtype=p.dtype)
+            tmp = torch.empty(len(idx), n**3, C, dtype=p.dtype)
             _accumulate(*_sort_cells(pb, wb, n), n, order, lex, tmp.numpy())
             part.copy_(tmp)
     return out
