@@ -91,11 +91,3 @@ def test_workspace_grows_and_keys_by_dtype():
     assert b.shape == (8, 2) and c.dtype == torch.float64 and a.data_ptr() != c.data_ptr()
     assert ws.nbytes() == 16 * 4 + 4 * 8
 
-
-def test_compiled_p2m_with_a_workspace_equals_fresh_scratch_for_batches():
-    ws = Workspace()
-    for seed, n in ((5, 200), (6, 40)):                  # the second call reuses larger arrays
-        p, w = _points(seed, n=n, B=3, C=2)
-        got = p2m_rows_compiled(p, w, 8, 4, workspace=ws)
-        torch.testing.assert_close(got, p2m_rows(p, w, 8, 4), rtol=1e-12, atol=1e-12)
-    assert ws.nbytes() > 0

@@ -337,9 +337,7 @@ class FC2T2:
                     P = num_coefficients(self.dim, order)
                     out = self.workspace.take("p2m", (P, self.n ** 3, B * C), p.dtype,
                                               p.device)
-                M = scatter.p2m_rows_compiled(p, w, self.n, order, out=out,
-                                              workspace=self.workspace if out is not None
-                                              else None)
+                M = scatter.p2m_rows_compiled(p, w, self.n, order, out=out)
             else:
                 M = passes.p2m_rows(p, w, self.n, order)      # (P, n^d, R)
         return self._passes(M, B, C, timer)

@@ -41,13 +41,13 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
 
 if njit is not None:
     @njit(cache=True)
-    def _sort_cells(p, w, n, cell, count, ps, ws):  # pragma: no cover - compiled
-        """Counting sort by finest cell: cell starts ``count (n³+1,)``, sorted ``ps (N, 3)``
-        and ``ws (N, R)`` (sequential reads, scattered writes), all written here; ``cell
-        (N,)`` is scratch."""
+    def _sort_cells(p, w, n):  # pragma: no cover - compiled
+        """Counting sort by finest cell: cell starts ``(n³+1,)``, sorted p ``(N, 3)`` and
+        w ``(N, R)`` (sequential reads, scattered writes)."""
         N, R = p.shape[0], w.shape[0]
         half = n / 2.0
-        count[:] = 0
+        cell = np.empty(N, np.int64)
+        count = np.zeros(n * n * n + 1, np.int64)
         for i in range(N):
             jx = min(max(int((p[i, 0] + 1.0) * half), 0), n - 1)
             jy = min(max(int((p[i, 1] + 1.0) * half), 0), n - 1)
@@ -58,6 +58,8 @@ if njit is not None:
         for c in range(n * n * n):
             count[c + 1] += count[c]
         pos = count[:-1].copy()
+        ps = np.empty((N, 3), p.dtype)
+        ws = np.empty((N, R), w.dtype)
         for i in range(N):
             t = pos[cell[i]]
             pos[cell[i]] = t + 1
@@ -284,13 +286,12 @@ def usable(p: torch.Tensor, w: torch.Tensor) -> bool:
 
 
 def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int,
-                      out: torch.Tensor | None = None, workspace=None) -> torch.Tensor:
+                      out: torch.Tensor | None = None) -> torch.Tensor:
     """P2M moments ``M(k, cell) = Σ_{p_i ∈ cell} w_i E_k(u_i)`` for 3-D CPU tensors.
 
     Shapes: p ``(B, N, 3)``, w ``(B, C, N)`` → rows ``(P, n³, B·C)`` (contiguous), in p's
     dtype; sums in float64. Needs numba (:func:`usable`). ``out``: an optional contiguous
-    tensor of that shape and dtype to write into (every entry is overwritten); ``workspace``
-    (a :class:`~quadfree.taylor.workspace.Workspace`) supplies the sort's scratch arrays.
+    tensor of that shape and dtype to write into (every entry is overwritten).
 
     Example:
         >>> from quadfree.taylor.passes import p2m_rows
@@ -308,23 +309,14 @@ def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int,
     elif out.shape != (len(idx), n**3, B * C) or out.dtype != p.dtype or not out.is_contiguous():
         raise QuadfreeError(f"out: shape {tuple(out.shape)}, {out.dtype} must be contiguous "
                             f"({len(idx)}, {n**3}, {B * C}), {p.dtype}", param="out")
-    def scratch(name, shape, dtype):
-        if workspace is None:
-            return torch.empty(shape, dtype=dtype)
-        return workspace.take(name, shape, dtype, torch.device("cpu"))
-
-    cell = scratch("p2m cell", (N,), torch.int64).numpy()
-    count = scratch("p2m count", (n**3 + 1,), torch.int64).numpy()
-    ps = scratch("p2m ps", (N, 3), p.dtype).numpy()
-    ws = scratch("p2m ws", (N, C), w.dtype).numpy()
     for b in range(B):
         pb = p[b].detach().contiguous().numpy()
         wb = w[b].detach().contiguous().numpy()
-        _sort_cells(pb, wb, n, cell, count, ps, ws)
+        part = out[:, :, b * C: (b + 1) * C]
         if B == 1:
-            _accumulate(count, ps, ws, n, order, lex, out.numpy())
+            _accumulate(*_sort_cells(pb, wb, n), n, order, lex, out.numpy())
         else:
-            tmp = scratch("p2m batch", (len(idx), n**3, C), p.dtype)
-            _accumulate(count, ps, ws, n, order, lex, tmp.numpy())
-            out[:, :, b * C: (b + 1) * C].copy_(tmp)
+            tmp = torch.empty(len(idx), n**3, C, dtype=p.dtype)
+            _accumulate(*_sort_cells(pb, wb, n), n, order, lex, tmp.numpy())
+            part.copy_(tmp)
     return out
