@@ -1,7 +1,8 @@
 """A/B of the FC²T² expansion in one process: this tree vs a base commit, interleaved.
 
-The base commit's ``taylor/expansion.py``, ``compact.py`` and ``passes.py`` are loaded beside
-the current ones (``git show BASE:…``; every other module is shared), then ``FC2T2.expand`` of
+The base commit's ``taylor/expansion.py``, ``compact.py``, ``scatter.py`` and ``passes.py`` are
+loaded beside the current ones (``git show BASE:…``; every other module is shared), then
+``FC2T2.expand`` of
 the same sources runs old, new, old, new … and the medians and their ratio are printed.
 
     .venv/bin/python scripts/taylor_ab.py --base d950551 --n 1e6 --levels 5 --repeats 5
@@ -19,7 +20,7 @@ import torch
 
 from quadfree.taylor import FC2T2
 
-FILES = ("passes", "compact", "expansion")
+FILES = ("passes", "scatter", "compact", "expansion")
 
 
 def _load_base(ref: str) -> type:
@@ -28,13 +29,15 @@ def _load_base(ref: str) -> type:
         src = subprocess.run(["git", "show", f"{ref}:src/quadfree/taylor/{name}.py"],
                              check=True, capture_output=True, text=True).stdout
         src = src.replace("from quadfree.taylor.passes import", "from qf_base_passes import")
+        src = src.replace("cache=True", "cache=False")        # exec'd source: no cache file
         mod = type(sys)(f"qf_base_{name}")
         sys.modules[mod.__name__] = mod
         exec(compile(src, f"{ref}:{name}.py", "exec"), mod.__dict__)
         mods[name] = mod
-    for attr in ("compact", "passes", "scatter"):
-        if hasattr(mods["expansion"], attr) and attr in mods:
-            setattr(mods["expansion"], attr, mods[attr])
+    for mod in (mods["compact"], mods["expansion"]):
+        for attr in ("compact", "passes", "scatter"):
+            if hasattr(mod, attr) and attr in mods:
+                setattr(mod, attr, mods[attr])
     return mods["expansion"].FC2T2
 
 

@@ -27,7 +27,7 @@ def test_bench_taylor_small_run_writes_json_and_plot(tmp_path):
                               "--levels", "1,2", "--sizes", "300,2000", "--repeats", "1",
                               "--error-targets", "500", "--timing-targets", "200",
                               "--sweep", "0.5,2", "--sweep-size", "1000",
-                              "--sweep-error-targets", "300"])
+                              "--sweep-error-targets", "300", "--auto-tol", "3e-3"])
     args.bench = "taylor"
     assert cli_bench.run(args) == 0
     result = json.loads(out.read_text())
@@ -54,6 +54,15 @@ def test_bench_taylor_small_run_writes_json_and_plot(tmp_path):
     for s in sweep:
         assert s["auto_method"] in ("fc2t2", "neighbour", "dense")
         assert s["auto_rel_error"] <= 1.5 * s["auto_tol"]
+        # a user's tolerance with a margin over the expansion's error, the neighbour sum
+        # at the same tolerance as the peer
+        assert s["user_tol"] == pytest.approx(max(3e-3, 1.5 * s["rel_error"]))
+        assert s["user_auto_method"] in ("fc2t2", "neighbour", "dense")
+        assert s["user_auto_s"] > 0 and s["user_neighbour_s"] > 0
+        assert s["user_auto_met_tol"] == (s["user_auto_rel_error"] <= s["user_tol"])
+        assert s["user_auto_rel_error"] <= 1.5 * s["user_tol"]
+        assert s["user_neighbour_rel_error"] <= 1.5 * s["user_tol"]
+        assert s["user_auto_speedup_vs_neighbour"] == s["user_neighbour_s"] / s["user_auto_s"]
     passes = result["passes"]
     assert sorted(passes) == ["1", "2"]
     assert [r["pass"] for r in passes["2"]][:2] == ["P2M", "M2M 2->1"]
@@ -64,7 +73,8 @@ def test_bench_taylor_small_run_writes_json_and_plot(tmp_path):
     ("levels", (), "levels"), ("levels", (4, 9), "levels"), ("order", 5, "order"),
     ("sizes", (100, 0), "sizes"), ("repeats", 0, "repeats"), ("sweep_size", 0, "sweep_size"),
     ("dense_max", -1, "dense_max"), ("alpha_h2", 0.0, "alpha_h2"),
-    ("sweep", (0.5, -1.0), "sweep"), ("pair_budget", float("nan"), "pair_budget")])
+    ("sweep", (0.5, -1.0), "sweep"), ("pair_budget", float("nan"), "pair_budget"),
+    ("auto_tol", 0.0, "auto_tol"), ("auto_tol", 1.0, "auto_tol")])
 def test_bench_taylor_options_out_of_range_name_the_parameter(field, value, param):
     with pytest.raises(QuadfreeError) as err:
         run_benchmark(TaylorBenchOptions(**{field: value}))

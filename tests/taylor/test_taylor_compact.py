@@ -51,3 +51,22 @@ def test_expansion_coefficients_are_contiguous():
     S = FC2T2("exp(-25*(x**2+y**2+z**2))", levels=2, order=3)
     E = S.expand(torch.rand(1, 50, 3) * 2 - 1, torch.rand(1, 2, 50))
     assert E.coeffs.is_contiguous()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_compiled_layout_change_equals_torch_copies(dtype, monkeypatch):
+    """sum_cells' final layout change by the compiled gather-transpose (B = 2, C = 3; the
+    M2L with the L2L, and the M2M) gives exactly the torch copies' cells."""
+    from quadfree.taylor import compact
+    g = torch.Generator().manual_seed(11)
+    W = torch.rand(10, 50, generator=g, dtype=torch.float64).to(dtype)   # ρ = 4, s = 2
+    A = torch.rand(35, 512, 6, generator=g, dtype=torch.float64).to(dtype)
+    L = torch.rand(35, 64, 6, generator=g, dtype=torch.float64).to(dtype)
+    Wl, Wm = W[:, :5], W[:5, :10]
+    terms = [(A, [W] * 3, "m2l", 1.0), (L, [Wl] * 3, "up", 1.0)]
+    fast = compact.sum_cells(terms, 4, 2, 3)
+    down = compact.m2l_cells(A, [Wm] * 3, 4, 2, 3, "down")
+    monkeypatch.setattr(compact, "FAST_LAYOUT", False)
+    assert torch.equal(fast, compact.sum_cells(terms, 4, 2, 3)) and fast.is_contiguous()
+    assert torch.equal(down, compact.m2l_cells(A, [Wm] * 3, 4, 2, 3, "down"))
+    assert fast.shape == (2, 3, 8, 8, 8, 35) and down.shape == (2, 3, 4, 4, 4, 35)

@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sweep-error-targets", type=int, default=d.sweep_error_targets,
                         help="targets for the sweep's float64 reference "
                              f"(default {d.sweep_error_targets})")
+    parser.add_argument("--auto-tol", type=float, default=d.auto_tol,
+                        help="a user's tolerance for the sweep's fastest_sum (raised to "
+                             f"1.5x the expansion's error where larger; default {d.auto_tol:g})")
     parser.add_argument("--dense-max", type=int, default=d.dense_max,
                         help=f"time the dense sum only up to this N (default {d.dense_max})")
     parser.add_argument("--pair-budget", type=float, default=d.pair_budget,
@@ -89,8 +92,8 @@ def options(args: argparse.Namespace) -> TaylorBenchOptions:
     from quadfree.device import resolve_device
 
     names = ("levels", "order", "sizes", "alpha_h2", "error_targets", "timing_targets",
-             "repeats", "sweep", "sweep_size", "sweep_error_targets", "dense_max",
-             "pair_budget")
+             "repeats", "sweep", "sweep_size", "sweep_error_targets", "auto_tol",
+             "dense_max", "pair_budget")
     return TaylorBenchOptions(
         **{k: getattr(args, k) for k in names},
         plot=Path(args.json).with_suffix(".png") if args.json else None,

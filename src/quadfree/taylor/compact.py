@@ -24,8 +24,14 @@ from functools import partial
 
 import torch
 
+from quadfree.taylor import scatter
 from quadfree.taylor.multiindex import index_of, multi_indices
 from quadfree.taylor.passes import _band_rows, axis_passes_flops, band_rows_flops
+
+#: the final layout change of :func:`sum_cells` by the compiled gather-transpose
+#: (:func:`quadfree.taylor.scatter.rows_to_cells`) where it applies; False keeps the torch
+#: copies (for A/B and tests).
+FAST_LAYOUT = True
 
 
 def _sub(W: torch.Tensor, a: int, k_out: int, k_in: int, kind: str) -> torch.Tensor:
@@ -84,8 +90,8 @@ def _put(G: torch.Tensor, j: int, shape: tuple, perm: tuple, r0: int, res: torch
     G[:, :, j, c0: c0 + blk.shape[0]].copy_(blk.permute(perm))
 
 
-def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str = "m2l"
-              ) -> torch.Tensor:
+def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str = "m2l",
+              workspace=None) -> torch.Tensor:
     """Separable M2L (no hole; ``kind="m2l"``), L2L (``"up"``) or M2M (``"down"``) of a grid
     whose slots of degree > ρ are zero → cells ``(B, C, n', n', n', P)``, computing only the
     degree blocks that can be non-zero (n' = n, 2n for L2L, n/2 for M2M).
@@ -93,7 +99,8 @@ def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str 
     ``A``: AG ``(n, a, n, a, n, a, R)`` or rows ``(P, n³, R)`` (:func:`~quadfree.taylor.
     passes.p2m_rows`, or :func:`cell_rows` of a cell tensor). ``ops``: the three per-axis
     operators (M2L pair operators ``(2a, (2s+1)·2a)``, L2L ``(2a, a)`` or M2M ``(a, 2a)``);
-    R = B·C. :func:`sum_cells` adds several such terms in one output buffer.
+    R = B·C. :func:`sum_cells` adds several such terms in one output buffer; ``workspace``
+    as there.
 
     Example:
         >>> import torch
@@ -104,7 +111,7 @@ def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str 
         >>> torch.allclose(m2l_cells(A, [W, W, W], 2, 1, 1), dense)
         True
     """
-    return sum_cells([(A, ops, kind, 1.0)], order, B, C)
+    return sum_cells([(A, ops, kind, 1.0)], order, B, C, workspace=workspace)
 
 
 def cell_rows(cells: torch.Tensor) -> torch.Tensor:
@@ -118,14 +125,17 @@ def cell_rows(cells: torch.Tensor) -> torch.Tensor:
     return cells.reshape(B * C, n**3, cells.shape[-1]).permute(2, 1, 0)
 
 
-def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None
-              ) -> torch.Tensor:
+def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None,
+              workspace=None) -> torch.Tensor:
     """``Σ sign · m2l_cells(A, ops, kind)`` over ``terms = [(A, ops, kind, sign), …]`` whose
     outputs have the same number of cells per axis → cells ``(B, C, n', n', n', P)``.
 
     ``section`` (e.g. :meth:`~quadfree.taylor.timing.PassTimer.section`) with ``labels``
     (one ``(name, flops)`` per term; consecutive equal labels share one section) times the
-    terms separately; the final layout change counts to the last one.
+    terms separately; the final layout change counts to the last one. ``workspace`` (a
+    :class:`~quadfree.taylor.workspace.Workspace`) supplies the intermediate grids on CPU
+    without autograd, so repeated calls do not page-fault fresh memory; the returned cells
+    are always a new tensor.
 
     Every pass is a row-form band GEMM (:func:`~quadfree.taylor.passes._band_rows`): the
     processed axis stays in front, and one permuting copy per pass (which also gathers the
@@ -146,6 +156,14 @@ def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None
     Z, parts, no = None, [], None
     labels = labels or [None] * len(terms)
     stack = ExitStack()
+    dev = terms[0][0].device
+    ws = workspace if workspace is not None and not grad and dev.type == "cpu" else None
+
+    def buf(name, *shape):
+        if ws is None:
+            return torch.empty(*shape, dtype=terms[0][0].dtype, device=dev)
+        return ws.take(name, shape, terms[0][0].dtype, dev)
+
     for i, (A, ops, kind, sign) in enumerate(terms):
         if section is not None and (i == 0 or labels[i] != labels[i - 1]):
             stack.close()
@@ -154,13 +172,12 @@ def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None
         n = A.shape[0] if A.dim() == 7 else round(A.shape[1] ** (1 / 3))
         m, no = _sizes(n, kind)
         # z-pass inputs per kx: (ky, Z, nz, Y', X', R); the y pass scatters into them
-        Gz = [torch.empty(a - kx, n, a, no, no, R, dtype=A.dtype, device=A.device)
-              for kx in range(a)]
+        Gz = [buf(("gz", kx), a - kx, n, a, no, no, R) for kx in range(a)]
         for nz in range(a):
             ki = a - nz
             # y-pass input (kx, Y, ny, X', Z, R): every kx is one contiguous block; the x pass
             # scatters each block of its output rows (X', kx | Y, Z, R) into it from cache
-            Gy = torch.empty(a, n, ki, no, n, R, dtype=A.dtype, device=A.device)
+            Gy = buf("gy", a, n, ki, no, n, R)
             for ny in range(ki):
                 kin = a - ny - nz
                 put = partial(_put, Gy, ny, (a, n, n, R), (1, 2, 0, 3, 4))   # (X', kx, Y, Z, R)
@@ -173,7 +190,7 @@ def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None
                            sink=put)
             del Gy
         if Z is None and not grad:
-            Z = torch.empty(no * P, R * no * no, dtype=A.dtype, device=A.device)
+            Z = buf("z", no * P, R * no * no)
         row, zp = 0, []
         for kx in range(a):
             G, Gz[kx] = Gz[kx], None
@@ -197,8 +214,11 @@ def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None
     # Z (rows (block, Z', kz) | Y', X', R) → cells (R, X', Y', Z', P): a 2-D transpose (torch's
     # blocked kernel), a gather inside rows of no·P values and a swap of (Y', X') that moves
     # runs of no·P values (one strided permute copy was 3× slower)
-    cells = Z.t().contiguous().index_select(1, rows).view(no, no, R, no, P)
-    cells = cells.permute(2, 1, 0, 3, 4).contiguous()
+    if FAST_LAYOUT and scatter.rows_to_cells_usable(Z):
+        cells = scatter.rows_to_cells(Z, rows, no, P)          # the same in one compiled pass
+    else:
+        cells = Z.t().contiguous().index_select(1, rows).view(no, no, R, no, P)
+        cells = cells.permute(2, 1, 0, 3, 4).contiguous()
     stack.close()
     return cells.view((B, C) + (no,) * 3 + (P,))
 

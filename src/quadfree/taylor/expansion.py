@@ -22,6 +22,7 @@ from quadfree.taylor.kernels import Kernel
 from quadfree.taylor.legendre import monomial_coefficients
 from quadfree.taylor.multiindex import MAX_ORDER, multi_indices, num_coefficients
 from quadfree.taylor.operators import cells_per_axis, get_tables
+from quadfree.taylor.workspace import Workspace
 
 EVAL_CHUNK = 1 << 17
 
@@ -255,6 +256,10 @@ class FC2T2:
     #: degree blocks (:mod:`quadfree.taylor.compact`) instead of the dense layout; False
     #: gives the dense path everywhere (for A/B checks).
     compact_finest: bool = True
+    #: Keep the CPU passes' scratch buffers (P2M moments, the block passes' grids) in
+    #: :attr:`workspace` between calls instead of page-faulting fresh memory each time
+    #: (3-D, one channel: 178 MB held at level 5; ``S.workspace.clear()`` frees them).
+    reuse_buffers: bool = True
 
     def __init__(self, kernel, levels: int = 4, order: int = 4, *, dim: int | None = None,
                  fit: str = "lstsq", m2l: str = "auto", separation: int = 2,
@@ -271,6 +276,7 @@ class FC2T2:
         sep = None if m2l == "auto" else m2l == "separable"
         self.tables = get_tables(self.kernel, levels, order, fit, sep, cache_dir, separation)
         self._torch: dict = {}
+        self.workspace = Workspace()
 
     @property
     def n(self) -> int:
@@ -326,7 +332,12 @@ class FC2T2:
         sec = _no_timer if timer is None else timer.section
         with sec("P2M", passes.p2m_flops(p.shape[1] * B, C, self.dim, order)):
             if scatter.usable(p, w):
-                M = scatter.p2m_rows_compiled(p, w, self.n, order)
+                out = None
+                if self.reuse_buffers:
+                    P = num_coefficients(self.dim, order)
+                    out = self.workspace.take("p2m", (P, self.n ** 3, B * C), p.dtype,
+                                              p.device)
+                M = scatter.p2m_rows_compiled(p, w, self.n, order, out=out)
             else:
                 M = passes.p2m_rows(p, w, self.n, order)      # (P, n^d, R)
         return self._passes(M, B, C, timer)
@@ -354,6 +365,7 @@ class FC2T2:
         ops = self._ops(M.device, M.dtype)
         sec = _no_timer if timer is None else timer.section
         blocks = self.separable and d == 3 and self.compact_finest
+        ws = self.workspace if self.reuse_buffers else None
         if not blocks:
             M = passes.rows_to_ag(M, self.n, d, order)
         moments = {self.levels: M}
@@ -362,7 +374,7 @@ class FC2T2:
             if blocks and lev == self.levels:                 # rows → cells one level up
                 with sec(f"M2M {lev}->{lev - 1}", compact.m2l_cells_flops(
                         self.n, B * C, ops["m2m"], order, "down")):
-                    cells = compact.m2l_cells(M, ops["m2m"], order, B, C, "down")
+                    cells = compact.m2l_cells(M, ops["m2m"], order, B, C, "down", ws)
                     rows[lev - 1] = compact.cell_rows(cells)
                     M = passes.cells_to_ag(cells, order)
             else:
@@ -384,7 +396,7 @@ class FC2T2:
                     terms.append((local, ops["l2l"], "up", 1.0))
                     labels.append((f"L2L {lev - 1}->{lev}", compact.m2l_cells_flops(
                         self.n // 2, B * C, ops["l2l"], order, "up")))
-                coeffs = compact.sum_cells(terms, order, B, C, sec, labels)
+                coeffs = compact.sum_cells(terms, order, B, C, sec, labels, ws)
                 return Expansion(coeffs=coeffs, order=order, clamp=self.clamp)
             if blocks and lev == self.levels - 1 and ops["hole"][lev - 1] is not None:
                 # the level above the finest on degree blocks too: window − hole (+ L2L)
@@ -396,7 +408,8 @@ class FC2T2:
                     terms.append((local, ops["l2l"], "up", 1.0))
                     labels.append((f"L2L {lev - 1}->{lev}", compact.m2l_cells_flops(
                         n_lev // 2, B * C, ops["l2l"], order, "up")))
-                local = compact.cell_rows(compact.sum_cells(terms, order, B, C, sec, labels))
+                local = compact.cell_rows(compact.sum_cells(terms, order, B, C, sec, labels,
+                                                            ws))
                 continue
             if local is not None:
                 with sec(f"L2L {lev - 1}->{lev}",

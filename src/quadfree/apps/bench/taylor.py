@@ -16,9 +16,12 @@ relative L2 error on a random subset of targets against a float64 exact sum; and
 ``speedup`` is over the dense sum, ``speedup_vs_neighbour`` over the neighbour sum. The width
 sweep (α·h² from 1/64 to 2 at the finest level, N = M = ``sweep_size``) gives the same
 comparison per width and what :func:`quadfree.taylor.auto.fastest_sum` chose and took
-(``auto_method``). ``passes``: per level, seconds, FLOPs and GFLOP/s of every pass at the
-largest N, against ``matmul_peak_gflops`` (a 2048² float32 matmul on the same device).
-A PNG of time vs N + M goes to ``plot``.
+(``auto_method``) at the expansion's own error, which leaves the expansion no margin; so each
+width also runs it at a user's tolerance ``user_tol = max(auto_tol, 1.5 × rel_error)``
+(``user_auto_method``, ``user_auto_s``, ``user_auto_rel_error``), against the neighbour sum
+at that same tolerance (``user_neighbour_s``). ``passes``: per level, seconds, FLOPs and
+GFLOP/s of every pass at the largest N, against ``matmul_peak_gflops`` (a 2048² float32
+matmul on the same device). A PNG of time vs N + M goes to ``plot``.
 
 Options are typed (:class:`TaylorBenchOptions`); the flags live in
 ``quadfree.cli.bench_taylor``.
@@ -65,6 +68,8 @@ class TaylorBenchOptions:
         repeats: timing repeats (median).
         sweep: α·h² values of the width sweep (empty: no sweep).
         sweep_size: N = M of the sweep; sweep_error_targets: its float64 reference targets.
+        auto_tol: a user's tolerance for the sweep's second ``fastest_sum`` call (raised to
+            1.5 × the expansion's measured error where that is larger).
         dense_max: time the dense sum only up to this N.
         pair_budget: neighbour/KeOps pairs timed before scaling in M.
         plot: write the figure here (None: no figure).
@@ -81,6 +86,7 @@ class TaylorBenchOptions:
     sweep: tuple[float, ...] = SWEEP
     sweep_size: int = 10**5
     sweep_error_targets: int = 2_000
+    auto_tol: float = 1e-4
     dense_max: int = 10**5
     pair_budget: float = 2e8
     plot: Path | None = None
@@ -114,6 +120,9 @@ class TaylorBenchOptions:
                 raise QuadfreeError(f"{name} {getattr(self, name)}: must be >= 1", param=name)
         if self.dense_max < 0:
             raise QuadfreeError(f"dense_max {self.dense_max}: must be >= 0", param="dense_max")
+        if not 0 < self.auto_tol < 1:
+            raise QuadfreeError(f"auto_tol {self.auto_tol}: must be in (0, 1)",
+                                param="auto_tol")
         for name in ("alpha_h2", "pair_budget"):
             if not getattr(self, name) > 0:
                 raise QuadfreeError(f"{name} {getattr(self, name)}: must be > 0", param=name)
@@ -226,7 +235,35 @@ def _compare(kernel, alpha, S, p, w, q, opts: TaylorBenchOptions, device, err_ta
                    auto_order=chosen.order, auto_tol=tol,
                    auto_rel_error=_rel_error(S.kernel, out["y"][:, :, :err_targets], p, w, qe),
                    auto_speedup_vs_neighbour=nb_s / row["auto_s"])
+        row.update(_user_tolerance(S.kernel, alpha, p, w, q, qe, rel, opts, device))
     return row
+
+
+def _user_tolerance(kernel, alpha, p, w, q, qe, rel: float, opts: TaylorBenchOptions,
+                    device) -> dict:
+    """``fastest_sum`` and its peer, the neighbour sum, at a user's tolerance
+    ``max(auto_tol, 1.5 · rel)`` (capped at 0.5): which path answered, seconds, errors."""
+    tol = min(max(opts.auto_tol, 1.5 * rel), 0.5)
+    out = {}
+
+    def do_auto():
+        out["y"], out["plan"] = fastest_sum(p, w, q, kernel, tol, return_plan=True)
+
+    do_auto()
+    auto_s = _median_time(do_auto, opts.repeats, device)
+    chosen = out["plan"]
+    err = _rel_error(kernel, out["y"][:, :, :qe.shape[1]], p, w, qe)
+    nb_s, nb_m = _neighbour(kernel, p, w, q, tol, alpha, opts.repeats, opts.pair_budget,
+                            device)
+    nb_rel = _rel_error(kernel, neighbour_sum(kernel, p, w, qe, tol), p, w, qe)
+    return {"user_tol": tol, "user_auto_method": chosen.method,
+            "user_auto_levels": chosen.levels, "user_auto_order": chosen.order,
+            "user_auto_s": auto_s, "user_auto_rel_error": err,
+            "user_auto_met_tol": err <= tol,
+            "user_neighbour_s": nb_s, "user_neighbour_rel_error": nb_rel,
+            "user_neighbour_timed_targets": nb_m,
+            "user_neighbour_extrapolated": nb_m < q.shape[1],
+            "user_auto_speedup_vs_neighbour": nb_s / auto_s}
 
 
 def run_benchmark(opts: TaylorBenchOptions) -> dict:
@@ -298,9 +335,13 @@ def run_benchmark(opts: TaylorBenchOptions) -> dict:
                   "exact_timed_targets targets. keops_s: null when pykeops is not installed. "
                   "alpha_sweep: the same per kernel width at the finest level; auto_*: "
                   "quadfree.taylor.auto.fastest_sum at tol = neighbour_tol (which path "
-                  "answered, its seconds and error). passes: per-pass medians at passes_n "
-                  "sources and targets; flops are executed GEMM FLOPs (band zeros included) "
-                  "for M2M/M2L/L2L and arithmetic estimates for P2M/L2P; peak_fraction = "
+                  "answered, its seconds and error); user_*: the same at user_tol = "
+                  "max(auto_tol, 1.5 * rel_error), capped at 0.5, where the expansion has a "
+                  "margin, against the neighbour sum at user_tol (user_neighbour_s; "
+                  "user_auto_met_tol: user_auto_rel_error <= user_tol). passes: per-pass "
+                  "medians at passes_n sources and targets; flops are executed GEMM FLOPs "
+                  "(band zeros included) for M2M/M2L/L2L and arithmetic estimates for "
+                  "P2M/L2P; peak_fraction = "
                   "gflops / matmul_peak_gflops."),
         "machine": machine_info(device),
     }
