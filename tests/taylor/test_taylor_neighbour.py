@@ -68,3 +68,21 @@ def test_user_errors_name_the_parameter():
         neighbour_sum(_kernel(5.0, 3), p, w, q, tol=2.0)
     with pytest.raises(QuadfreeError, match="backend"):
         neighbour_sum(_kernel(5.0, 3), p, w, q, backend="gpu")
+
+
+@pytest.mark.parametrize("torch_threads", [1, 2])
+def test_numba_path_leaves_torch_thread_count_alone(torch_threads):
+    # numba's OpenMP layer and torch share OpenMP's thread count: launching the layer (the
+    # first numba sum in a process) used to switch torch to every core for the whole process.
+    # A fresh interpreter, because the layer launches once per process.
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(%d); "
+            "from quadfree.taylor.neighbour import neighbour_sum; "
+            "p = torch.rand(1, 20000, 3) * 2 - 1; "
+            "neighbour_sum('exp(-40*(x**2+y**2+z**2))', p, torch.ones(1, 1, 20000), p[0], "
+            "backend='numba'); print(torch.get_num_threads())" % torch_threads)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert int(out.stdout.split()[-1]) == torch_threads

@@ -196,8 +196,12 @@ def _numba_batch(p, w, q, alpha, radius, cells_per_radius):
     qs = np.ascontiguousarray(q[order_q])
     out = np.zeros((q.shape[0], w.shape[0]), dtype=dt)
     a, r2 = dt.type(alpha), dt.type(radius * radius)
+    # numba's OpenMP layer shares OpenMP's thread count with torch: launching it (first call
+    # in a process) and setting numba's count both change torch.get_num_threads(), so torch's
+    # count is read before numba is touched and restored after
+    torch_threads = torch.get_num_threads()
     threads = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    numba.set_num_threads(max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS)))
     try:
         if d == 3 and w.shape[0] == 1 and alpha * radius * radius <= 16.0:
             res = np.zeros(q.shape[0], dtype=dt)
@@ -210,6 +214,7 @@ def _numba_batch(p, w, q, alpha, radius, cells_per_radius):
             fn(ps, ws, starts, qs, qstarts, G, a, r2, reach, out)
     finally:
         numba.set_num_threads(threads)
+        torch.set_num_threads(torch_threads)
     res = np.empty_like(out)
     res[order_q] = out
     return res.T                                                   # (C, M)
