@@ -158,3 +158,36 @@ def test_fixed_sources_gradcheck_and_checks():
     with pytest.raises(QuadfreeError, match="sources: expected a FixedTargets"):
         kernel_sum(p, w, q, S, sources=p)
     assert KernelSum(S, p).fixed_sources() is None                    # learned sources
+
+
+def test_targets_prepared_under_one_transform_follow_the_kernel_of_another():
+    # the cached basis depends only on grid, order and dimension; the passes (the kernel)
+    # must be those of the transform passed in, in the forward with fixed sources and in
+    # the backward
+    S1 = FC2T2("exp(-20*(x**2 + y**2))", levels=2, order=4, dim=2)
+    S2 = FC2T2("exp(-5*(x**2 + y**2))", levels=2, order=4, dim=2)
+    p, w, q, gy = problem(2, 1, 1, N=30, M=50)
+    ref = value_and_grads(p, w, q, gy, S2)
+    got = value_and_grads(p, w, FixedTargets(q, S1), gy, S2)
+    for a, b in zip(got, ref):
+        assert (a - b).abs().max() < 1e-12 * (1 + b.abs().max())
+    ys = kernel_sum(p, w, q, S2, sources=FixedTargets(p[0], S1))
+    assert (ys - kernel_sum(p, w, q, S2)).abs().max() < 1e-12
+
+
+def test_fixed_sources_outside_the_domain_with_clamp():
+    S = FC2T2("exp(-20*(x**2 + y**2))", levels=2, order=4, dim=2, clamp=True)
+    p = torch.tensor([[0.2, 0.1], [1.05, 0.0]], dtype=torch.float64)
+    layer = KernelSum(S, p, learn_sources=False).double()
+    q = torch.zeros(3, 2, dtype=torch.float64)
+    ref = kernel_sum(p[None], layer.w.detach(), q, S)
+    assert (layer(q).detach() - ref).abs().max() < 1e-12
+
+
+def test_evaluate_rejects_an_expansion_of_another_grid():
+    q = torch.rand(20, 2, dtype=torch.float64) - 0.5
+    T = FixedTargets(q, FC2T2(GAUSS[2], levels=2, order=4, dim=2))
+    E = FC2T2(GAUSS[2], levels=3, order=4, dim=2).expand(
+        torch.rand(1, 5, 2, dtype=torch.float64) - 0.5, torch.ones(1, 1, 5, dtype=torch.float64))
+    with pytest.raises(QuadfreeError, match="expansion"):
+        T.evaluate(E)

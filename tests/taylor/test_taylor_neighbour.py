@@ -78,11 +78,11 @@ def test_numba_path_leaves_torch_thread_count_alone(torch_threads):
     import subprocess
     import sys
 
-    code = ("import torch; torch.set_num_threads(%d); "
+    code = (f"import torch; torch.set_num_threads({torch_threads}); "
             "from quadfree.taylor.neighbour import neighbour_sum; "
             "p = torch.rand(1, 20000, 3) * 2 - 1; "
             "neighbour_sum('exp(-40*(x**2+y**2+z**2))', p, torch.ones(1, 1, 20000), p[0], "
-            "backend='numba'); print(torch.get_num_threads())" % torch_threads)
+            "backend='numba'); print(torch.get_num_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert int(out.stdout.split()[-1]) == torch_threads

@@ -91,3 +91,12 @@ def test_workspace_grows_and_keys_by_dtype():
     assert b.shape == (8, 2) and c.dtype == torch.float64 and a.data_ptr() != c.data_ptr()
     assert ws.nbytes() == 16 * 4 + 4 * 8
 
+
+
+def test_a_first_call_under_inference_mode_does_not_break_later_calls():
+    S = FC2T2("exp(-8*(x**2+y**2+z**2))", levels=2, order=2)
+    p, w = torch.rand(1, 200, 3) * 2 - 1, torch.rand(1, 1, 200)
+    with torch.inference_mode():
+        a = S.expand(p, w).coeffs.clone()
+    b = S.expand(p, w).coeffs                 # reuses the buffers made under inference mode
+    assert torch.equal(a, b)

@@ -350,6 +350,32 @@ def test_color_mix_backward_exact_for_a_polynomial_kernel(poly_transform):
         args, eps=1e-6, atol=1e-6, fast_mode=True)
 
 
+def test_color_bias_and_color_mix_together_backward_exact(poly_transform):
+    """Both view-dependence options at once (``view_dependent`` and ``view_sh``): gradients
+    w.r.t. p, w, the per-ray bias and the mixing coefficients equal autograd through the
+    expansion (the bias shifts the mixed logits)."""
+    S = poly_transform
+    p, w, o, r, mix = _mix_case(30, 16, 4)
+    bias = 0.3 * torch.randn(16, 3, generator=torch.Generator().manual_seed(7),
+                             dtype=mix.dtype)
+    wts = _loss_weights(16)
+    kw = dict(near=0.0, far=6.0, density="softplus", beta=3.0, t_min=0.0)
+
+    def grads(layer: bool):
+        p_, w_, m_, b_ = (t.clone().requires_grad_(True) for t in (p, w, mix, bias))
+        if layer:
+            out = volume_render_layer(S, p_, w_, o, r, color_bias=b_, color_mix=m_, **kw)
+            rgb, acc, depth = out["rgb"], out["acc"], out["depth"]
+        else:
+            res = volume_render(S.expand(p_, w_), o, r, color_bias=b_, color_mix=m_, **kw)
+            rgb, acc, depth = res.rgb, res.acc, res.depth
+        loss = (rgb * wts[0]).sum() + (acc * wts[1]).sum() + (depth * wts[2]).sum()
+        return torch.autograd.grad(loss, (p_, w_, m_, b_))
+
+    for got, ref in zip(grads(True), grads(False)):
+        assert _rel(got, ref) < 1e-9
+
+
 def test_color_mix_backward_matches_dense_exact_reference():
     """Against autograd through dense quadrature of the exact Gaussian kernel sum with the
     per-ray mixed colour weights: 5 % (expansion + quadrature error), as for the plain layer."""

@@ -47,7 +47,7 @@ def _forward_expansion(p: torch.Tensor, w: torch.Tensor, transform: FC2T2,
     if expansion is not None:
         return expansion
     if sources is not None:                  # fixed sources: P2M from their cached basis
-        return sources.expand(w.detach().to(p.dtype))
+        return sources.expand(w.detach().to(p.dtype), transform)
     return transform.expand(p, w)
 
 
@@ -119,7 +119,7 @@ class FixedTargetsSumFunction(torch.autograd.Function):
                 transform: FC2T2, expansion: Expansion | None,
                 sources: FixedTargets | None = None) -> torch.Tensor:
         E = _forward_expansion(p, w, transform, expansion, sources)
-        ctx.targets, ctx.sources = targets, sources
+        ctx.targets, ctx.sources, ctx.transform = targets, sources, transform
         ctx.save_for_backward(p, w)
         return targets.evaluate(E).to(p.dtype)
 
@@ -130,6 +130,6 @@ class FixedTargetsSumFunction(torch.autograd.Function):
         need_p, need_w = ctx.needs_input_grad[:2]
         grad_p = grad_w = None
         if need_p or need_w:
-            back = ctx.targets.expand(grad_y.to(p.dtype))   # ȳ at the targets, cached P2M
+            back = ctx.targets.expand(grad_y.to(p.dtype), ctx.transform)  # ȳ at q, cached P2M
             grad_p, grad_w = _source_grads(back, p, w, need_p, need_w, ctx.sources)
         return (grad_p, grad_w, None, None, None, None)[:len(ctx.needs_input_grad)]

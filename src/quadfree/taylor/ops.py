@@ -104,7 +104,9 @@ def kernel_sum(p: torch.Tensor, w: torch.Tensor, q: torch.Tensor | FixedTargets,
             raise QuadfreeError(f"sources: expected a FixedTargets, got "
                                 f"{type(sources).__name__}")
         sources.check(transform, p.dtype, p.device)
-        if p.requires_grad or p.shape[0] != 1 or not torch.equal(sources.q, p[0].detach()):
+        if p.requires_grad or p.shape[0] != 1 or not torch.equal(
+                sources.q, check_points("sources p", p[0].detach(), transform.dim,
+                                        transform.clamp)):
             raise QuadfreeError("sources: must be the sources p (batch 1, no gradient) "
                                 "prepared as FixedTargets(p[0], transform)")
     if isinstance(q, FixedTargets):

@@ -116,6 +116,12 @@ class FixedTargets:
         """
         c = expansion.coeffs
         B, C, P = c.shape[0], c.shape[1], c.shape[-1]
+        n, d = self.transform.n, self.transform.dim
+        if c.dim() != 3 + d or tuple(c.shape[2:-1]) != (n,) * d or P != self.basis.shape[1]:
+            raise QuadfreeError(f"expansion: coefficients {tuple(c.shape)} do not fit targets "
+                                f"prepared for a {'×'.join([str(n)] * d)} grid with "
+                                f"{self.basis.shape[1]} coefficients per cell",
+                                param="expansion")
         flat = c.reshape(B, C, -1, P).to(self.dtype)
         out = torch.empty(B, C, len(self), dtype=self.dtype, device=self.device)
         with torch.no_grad():
@@ -143,9 +149,12 @@ class FixedTargets:
                     out[r].index_add_(0, self.cells[s: s + CHUNK], E * v[r, s: s + CHUNK, None])
             return out.permute(2, 0, 1).contiguous().transpose(1, 2)
 
-    def expand(self, values: torch.Tensor) -> Expansion:
+    def expand(self, values: torch.Tensor, transform: FC2T2 | None = None) -> Expansion:
         """The expansion of ``Σ_m φ(x − q_m) values[b, c, m]``: ``(B, C, M)`` → Expansion;
         the same as ``transform.expand(q, values)`` to rounding, without its P2M basis work.
+        ``transform`` (default: the one the targets were prepared with) may be any transform
+        with the same grid, order and dimension (:meth:`check`): the cached basis depends only
+        on those, the passes (and so the kernel) are ``transform``'s.
 
         Example:
             >>> S = FC2T2("exp(-20*(x**2+y**2))", levels=2, order=4, dim=2)
@@ -159,7 +168,9 @@ class FixedTargets:
             raise QuadfreeError(f"values: shape {tuple(values.shape)} must be (B, C, "
                                 f"{len(self)})")
         B, C = values.shape[:2]
-        return expand_moments(self.transform, self.moments(values), B, C)
+        transform = self.transform if transform is None else transform
+        self.check(transform, self.dtype, self.device)
+        return transform.expand_moments(self.moments(values), B, C)
 
 
 def expand_moments(transform: FC2T2, rows: torch.Tensor, B: int, C: int) -> Expansion:

@@ -476,6 +476,10 @@ class _VolumeRender(torch.autograd.Function):
         g_sigma = da[mask] * info.dsig                                              # (M,)
         g_col = (info.weights[..., None] * rgb_bar[:, :, None, :])[mask] * info.dcol  # (M, 3)
         p_bar = w_bar = bias_bar = mix_bar = None
+        if ctx.needs_input_grad[13]:          # ∂L/∂β_r: the ray's case-1 colour weights
+            dense = g_col.new_zeros(B, R, L, 3)   # (∂L/∂logit before the mix: β shifts the
+            dense[mask] = g_col                   # mixed logits)
+            bias_bar = dense.sum(2)
         if info.mix is not None:              # channel block k carries a_k ∂L/∂logit
             if ctx.needs_input_grad[14]:      # ∂L/∂a_k: Σ over the ray's nodes ⟨∂L/∂logit, ΔW_k⟩
                 per_node = (g_col[:, None, :] * info.deltas).sum(-1)                 # (M, K)
@@ -484,10 +488,6 @@ class _VolumeRender(torch.autograd.Function):
                 mix_bar = dense.sum(2)
             g_col = (g_col[:, None, :] * info.mix[:, :, None]).reshape(g_col.shape[0], -1)
         g = torch.cat([g_sigma[:, None], g_col], 1)                                 # (M, C)
-        if ctx.needs_input_grad[13]:          # ∂L/∂β_r: the ray's case-1 colour weights
-            dense = g_col.new_zeros(B, R, L, 3)
-            dense[mask] = g_col
-            bias_bar = dense.sum(2)
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             pts = _pad_by_batch(info.batch, info.x, B)                              # (B, M', d)
             wts = _pad_by_batch(info.batch, g, B).permute(0, 2, 1)                  # (B, 4, M')

@@ -43,11 +43,13 @@ class Workspace:
             bufs = self._local.bufs = {}
         return bufs
 
-    def take(self, name, shape: tuple, dtype: torch.dtype, device: torch.device
+    def take(self, name: str, shape: tuple, dtype: torch.dtype, device: torch.device
              ) -> torch.Tensor:
         """An uninitialised contiguous ``shape`` view of buffer ``name`` (grown if needed).
 
         The view stays valid until the next :meth:`take` of the same name in this thread.
+        Buffers are always allocated as normal tensors (never inference tensors), so a first
+        call under ``torch.inference_mode()`` does not break later calls outside it.
         """
         bufs = self._bufs()
         key = (name, dtype, str(device))
@@ -55,7 +57,8 @@ class Workspace:
         buf = bufs.get(key)
         if buf is None or buf.numel() < numel:
             bufs.pop(key, None)                       # free the smaller one first
-            buf = bufs[key] = torch.empty(numel, dtype=dtype, device=device)
+            with torch.inference_mode(False):
+                buf = bufs[key] = torch.empty(numel, dtype=dtype, device=device)
         return buf[:numel].view(shape)
 
     def nbytes(self) -> int:
