@@ -57,14 +57,19 @@ def test_expansion_coefficients_are_contiguous():
 def test_compiled_layout_change_equals_torch_copies(dtype, monkeypatch):
     """sum_cells' final layout change by the compiled gather-transpose (B = 2, C = 3; the
     M2L with the L2L, and the M2M) gives exactly the torch copies' cells."""
-    from quadfree.taylor import compact
+    from quadfree.taylor import compact, scatter
     g = torch.Generator().manual_seed(11)
     W = torch.rand(10, 50, generator=g, dtype=torch.float64).to(dtype)   # ρ = 4, s = 2
     A = torch.rand(35, 512, 6, generator=g, dtype=torch.float64).to(dtype)
     L = torch.rand(35, 64, 6, generator=g, dtype=torch.float64).to(dtype)
     Wl, Wm = W[:, :5], W[:5, :10]
     terms = [(A, [W] * 3, "m2l", 1.0), (L, [Wl] * 3, "up", 1.0)]
+    calls = []
+    original = scatter.rows_to_cells
+    monkeypatch.setattr(scatter, "rows_to_cells",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
     fast = compact.sum_cells(terms, 4, 2, 3)
+    assert calls, "the compiled layout change was not taken"
     down = compact.m2l_cells(A, [Wm] * 3, 4, 2, 3, "down")
     monkeypatch.setattr(compact, "FAST_LAYOUT", False)
     assert torch.equal(fast, compact.sum_cells(terms, 4, 2, 3)) and fast.is_contiguous()

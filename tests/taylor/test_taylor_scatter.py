@@ -54,6 +54,7 @@ def test_compiled_l2p_equals_torch_evaluation(dtype, tol, sort_bytes, monkeypatc
     q = (torch.rand(2, 200, 3, generator=g, dtype=torch.float64) * 2 - 1).to(dtype)
     q[0, :3] = torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [0.0, 0.5, -0.25]], dtype=dtype)
     E = FC2T2("exp(-20*(x**2+y**2+z**2))", levels=2, order=4).expand(p, w)
+    assert scatter.l2p_usable(E.coeffs, q)            # the compiled path is really taken
     fast = E(q)                                       # compiled (no autograd)
     qg = q.clone().requires_grad_()
     slow = E(qg).detach()                             # torch path (autograd through q)
