@@ -27,6 +27,7 @@ import torch
 from quadfree.taylor import scatter
 from quadfree.taylor.multiindex import index_of, multi_indices
 from quadfree.taylor.passes import _band_rows, axis_passes_flops, band_rows_flops
+from quadfree.taylor.workspace import Workspace
 
 #: the final layout change of :func:`sum_cells` by the compiled gather-transpose
 #: (:func:`quadfree.taylor.scatter.rows_to_cells`) where it applies; False keeps the torch
@@ -91,7 +92,7 @@ def _put(G: torch.Tensor, j: int, shape: tuple, perm: tuple, r0: int, res: torch
 
 
 def m2l_cells(A: torch.Tensor, ops: list, order: int, B: int, C: int, kind: str = "m2l",
-              workspace=None) -> torch.Tensor:
+              workspace: Workspace | None = None) -> torch.Tensor:
     """Separable M2L (no hole; ``kind="m2l"``), L2L (``"up"``) or M2M (``"down"``) of a grid
     whose slots of degree > ρ are zero → cells ``(B, C, n', n', n', P)``, computing only the
     degree blocks that can be non-zero (n' = n, 2n for L2L, n/2 for M2M).
@@ -125,8 +126,8 @@ def cell_rows(cells: torch.Tensor) -> torch.Tensor:
     return cells.reshape(B * C, n**3, cells.shape[-1]).permute(2, 1, 0)
 
 
-def sum_cells(terms: list, order: int, B: int, C: int, section=None, labels=None,
-              workspace=None) -> torch.Tensor:
+def sum_cells(terms: list, order: int, B: int, C: int, section=None,
+              labels: list | None = None, workspace: Workspace | None = None) -> torch.Tensor:
     """``Σ sign · m2l_cells(A, ops, kind)`` over ``terms = [(A, ops, kind, sign), …]`` whose
     outputs have the same number of cells per axis → cells ``(B, C, n', n', n', P)``.
 
