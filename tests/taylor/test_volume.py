@@ -223,6 +223,25 @@ def test_gradcheck_tiny(poly_transform):
     assert torch.autograd.gradcheck(f, (p, w), eps=1e-6, atol=1e-6, fast_mode=True)
 
 
+def _grads_layer_and_autograd(S, p, w, o, r, wts, kw, **extra):
+    """Gradients of one scalar loss of (rgb, acc, depth) w.r.t. p, w and every ``extra``
+    tensor (keyword arguments of the renderer), from the layer's expansion backward and from
+    autograd through ``volume_render`` of the same expansion: ``(layer, autograd)``."""
+    def grads(layer: bool):
+        p_, w_ = p.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        ex = {k: v.clone().requires_grad_(True) for k, v in extra.items()}
+        if layer:
+            out = volume_render_layer(S, p_, w_, o, r, **ex, **kw)
+            rgb, acc, depth = out["rgb"], out["acc"], out["depth"]
+        else:
+            res = volume_render(S.expand(p_, w_), o, r, **ex, **kw)
+            rgb, acc, depth = res.rgb, res.acc, res.depth
+        loss = (rgb * wts[0]).sum() + (acc * wts[1]).sum() + (depth * wts[2]).sum()
+        return torch.autograd.grad(loss, (p_, w_, *ex.values()))
+
+    return grads(True), grads(False)
+
+
 def test_color_bias_gradient_is_exact_for_a_polynomial_kernel(poly_transform):
     """A per-ray colour-logit shift (view-dependent colour): the layer's gradient w.r.t. it and
     w.r.t. p, w equal autograd through the expansion (exact kernel) to 1e-9; gradcheck too."""
@@ -234,18 +253,7 @@ def test_color_bias_gradient_is_exact_for_a_polynomial_kernel(poly_transform):
     bias = torch.randn(16, 3, generator=g, dtype=D)
     kw = dict(near=0.0, far=6.0, density="softplus", beta=3.0, t_min=0.0)
 
-    def grads(render_layer: bool):
-        p_, w_, b_ = (t.clone().requires_grad_(True) for t in (p, w, bias))
-        if render_layer:
-            out = volume_render_layer(S, p_, w_, o, r, color_bias=b_, **kw)
-            rgb, acc, depth = out["rgb"], out["acc"], out["depth"]
-        else:
-            res = volume_render(S.expand(p_, w_), o, r, color_bias=b_, **kw)
-            rgb, acc, depth = res.rgb, res.acc, res.depth
-        loss = (rgb * wts[0]).sum() + (acc * wts[1]).sum() + (depth * wts[2]).sum()
-        return torch.autograd.grad(loss, (p_, w_, b_))
-
-    for got, ref in zip(grads(True), grads(False)):
+    for got, ref in zip(*_grads_layer_and_autograd(S, p, w, o, r, wts, kw, color_bias=bias)):
         assert _rel(got, ref) < 1e-9
     plain = volume_render(S.expand(p, w), o, r, **kw)
     shifted = volume_render(S.expand(p, w), o, r, color_bias=bias, **kw)
@@ -329,18 +337,7 @@ def test_color_mix_backward_exact_for_a_polynomial_kernel(poly_transform):
     wts = _loss_weights(16)
     kw = dict(near=0.0, far=6.0, density="softplus", beta=3.0, t_min=0.0)
 
-    def grads(layer: bool):
-        p_, w_, m_ = (t.clone().requires_grad_(True) for t in (p, w, mix))
-        if layer:
-            out = volume_render_layer(S, p_, w_, o, r, color_mix=m_, **kw)
-            rgb, acc, depth = out["rgb"], out["acc"], out["depth"]
-        else:
-            res = volume_render(S.expand(p_, w_), o, r, color_mix=m_, **kw)
-            rgb, acc, depth = res.rgb, res.acc, res.depth
-        loss = (rgb * wts[0]).sum() + (acc * wts[1]).sum() + (depth * wts[2]).sum()
-        return torch.autograd.grad(loss, (p_, w_, m_))
-
-    for got, ref in zip(grads(True), grads(False)):
+    for got, ref in zip(*_grads_layer_and_autograd(S, p, w, o, r, wts, kw, color_mix=mix)):
         assert _rel(got, ref) < 1e-9
     p3, w3, o3, r3, m3 = _mix_case(3, 3, 2, seed=4)
     args = tuple(t.clone().requires_grad_(True) for t in (p3, w3, m3))
@@ -361,18 +358,10 @@ def test_color_bias_and_color_mix_together_backward_exact(poly_transform):
     wts = _loss_weights(16)
     kw = dict(near=0.0, far=6.0, density="softplus", beta=3.0, t_min=0.0)
 
-    def grads(layer: bool):
-        p_, w_, m_, b_ = (t.clone().requires_grad_(True) for t in (p, w, mix, bias))
-        if layer:
-            out = volume_render_layer(S, p_, w_, o, r, color_bias=b_, color_mix=m_, **kw)
-            rgb, acc, depth = out["rgb"], out["acc"], out["depth"]
-        else:
-            res = volume_render(S.expand(p_, w_), o, r, color_bias=b_, color_mix=m_, **kw)
-            rgb, acc, depth = res.rgb, res.acc, res.depth
-        loss = (rgb * wts[0]).sum() + (acc * wts[1]).sum() + (depth * wts[2]).sum()
-        return torch.autograd.grad(loss, (p_, w_, m_, b_))
-
-    for got, ref in zip(grads(True), grads(False)):
+    layer, reference = _grads_layer_and_autograd(S, p, w, o, r, wts, kw, color_bias=bias,
+                                                 color_mix=mix)
+    assert len(layer) == 4
+    for got, ref in zip(layer, reference):
         assert _rel(got, ref) < 1e-9
 
 
