@@ -173,23 +173,6 @@ class FixedTargets:
         return transform.expand_moments(self.moments(values), B, C)
 
 
-def expand_moments(transform: FC2T2, rows: torch.Tensor, B: int, C: int) -> Expansion:
-    """The passes of :meth:`FC2T2.expand` (M2M, M2L, L2L) from finest-level P2M rows.
-
-    ``rows``: ``(P, n^d, B·C)`` as :func:`quadfree.taylor.passes.p2m_rows` returns them.
-    The same passes as :meth:`FC2T2.expand` (:meth:`FC2T2.expand_moments`), so a fixed point
-    set can supply its moments without recomputing their basis.
-
-    Example:
-        >>> S = FC2T2("exp(-20*(x**2+y**2))", levels=2, order=4, dim=2)
-        >>> p, w = torch.rand(1, 9, 2) - 0.5, torch.rand(1, 1, 9)
-        >>> rows = passes.p2m_rows(p, w, S.n, S.order)
-        >>> bool(torch.allclose(expand_moments(S, rows, 1, 1).coeffs, S.expand(p, w).coeffs))
-        True
-    """
-    return transform.expand_moments(rows, B, C)
-
-
 def _legendre_with_derivative(t: torch.Tensor, order: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Orthonormal ``e_0..e_ρ`` and their derivatives at ``t``: ``(K,)`` → two ``(K, ρ+1)``."""
     vals, ders = [torch.ones_like(t), t], [torch.zeros_like(t), torch.ones_like(t)]

@@ -48,7 +48,7 @@ from quadfree.seeding import seed_everything
 from quadfree.taylor import FC2T2, exact_sum
 from quadfree.taylor.operators import cells_per_axis
 from quadfree.taylor.ops import kernel_sum
-from quadfree.taylor.targets import expand_moments, value_and_gradient
+from quadfree.taylor.targets import value_and_gradient
 
 # what --quick (``quick=True``) runs instead
 QUICK = {"shapes": ("sphere",), "levels": (3,), "seconds": 6.0, "samples": 20_000,
@@ -225,7 +225,7 @@ def _parts(fit: Fitter, q: torch.Tensor, repeats: int, device: torch.device) -> 
             E = timed("prepared", "expand sources", lambda: S.expand(p, w))
             timed("prepared", "read at samples", lambda E=E: T.evaluate(E))
             rows = timed("prepared", "insert ybar at samples", lambda: T.moments(gy))
-            back = timed("prepared", "passes of ybar", lambda r=rows: expand_moments(S, r, 1, 1))
+            back = timed("prepared", "passes of ybar", lambda r=rows: S.expand_moments(r, 1, 1))
             timed("prepared", "read at sources", lambda b=back: value_and_gradient(b, p))
             E = timed("uncached", "expand sources", lambda: S.expand(p, w))
             timed("uncached", "read at samples", lambda E=E: E.evaluate(q))
