@@ -23,3 +23,15 @@ def test_every_module_of_quadfree_is_in_the_layer_contract():
     modules |= {f"quadfree.{p.parent.name}" for p in package.glob("*/__init__.py")}
     missing = modules - _layer_names()
     assert not missing, f"add these to [tool.importlinter] layers in pyproject.toml: {missing}"
+
+
+def test_every_name_a_package_exports_exists():
+    import importlib
+    import pkgutil
+
+    missing = []
+    for info in pkgutil.walk_packages(quadfree.__path__, "quadfree."):
+        module = importlib.import_module(info.name)
+        missing += [f"{info.name}.{name}" for name in getattr(module, "__all__", ())
+                    if not hasattr(module, name)]
+    assert not missing, f"listed in __all__ but not defined: {missing}"

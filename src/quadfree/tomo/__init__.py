@@ -44,6 +44,8 @@ from quadfree.tomo.sinogram import (
     select_views,
     simulate,
 )
+from quadfree.tomo.taylor_fit import TaylorHistory, fit_taylor
+from quadfree.tomo.taylor_model import TaylorCT, TaylorCTConfig, radon_rays
 from quadfree.tomo.train import SinogramTrainConfig, TrainHistory, fit_sinogram, ray_table
 
 __all__ = [
