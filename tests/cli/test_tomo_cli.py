@@ -185,3 +185,54 @@ def test_outside_circle_pixels_are_reported(quadfree, tmp_path, capsys):
                     "--subsample", "4", "--out", str(tmp_path / "o"), *FAST) == 0
     expected = int((~circle_mask(32)).sum())
     assert f"note: {expected} non-zero pixel(s) outside" in capsys.readouterr().out
+
+
+def test_tomo_method_taylor_autoint_runs_autoint_then_the_taylor_fit(quadfree, tmp_path):
+    out = tmp_path / "run"
+    assert quadfree("tomo", "--phantom", "shepp-logan", "--size", "64", "--angles", "32",
+                    "--subsample", "8", "--method", "taylor_autoint", "--taylor-iterations", "3",
+                    "--prior-views", "16", "--prior-weight", "0.5", "--out", str(out),
+                    *FAST) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["methods"] == ["autoint", "taylor_autoint"]
+    assert m["taylor"]["prior_views"] == 16 and m["taylor"]["prior_weight"] == 0.5
+    assert m["taylor_autoint_predicted_views"] == 12                  # 16 spread − 4 measured
+    for key in ("image_psnr_fbp_autoint", "image_psnr_taylor_autoint",
+                "sinogram_psnr_taylor_autoint"):
+        assert np.isfinite(m[key]), key
+    assert m["taylor_autoint_view_consistency"] <= 1e-4
+    assert np.load(out / "arrays.npz")["image_taylor_autoint"].shape == (64, 64)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--prior-views", "1"], "--prior-views 1"),
+    (["--prior-weight", "-1"], "--prior-weight -1"),
+    (["--prior-views", "40"], "--prior-views 40"),
+])
+def test_tomo_bad_prior_flags_exit_2_before_any_training(quadfree, tmp_path, capsys, flags,
+                                                         message):
+    code = quadfree("tomo", "--phantom", "shepp-logan", "--angles", "32", "--subsample", "8",
+                    "--method", "taylor_autoint", *flags, "--out", str(tmp_path / "r"), *FAST)
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "r" / "metrics.json").exists()
+
+
+def test_bench_tomo_taylor_autoint_rows_add_autoint_and_the_beats_checks(quadfree, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setattr(bench_registry, "BENCHMARKS",
+                        {"tomo": bench_registry.BENCHMARKS["tomo"]})
+    out = tmp_path / "tomo.json"
+    assert quadfree("bench", "tomo", "--json", str(out), "--sizes", "32", "--angles", "32",
+                    "--subsamples", "8", "--methods", "taylor_autoint", "--taylor-iterations",
+                    "3", "--prior-views", "16", "--compare-activations", "", *FAST) == 0
+    res = json.loads(out.read_text())
+    assert res["methods"] == ["autoint", "taylor_autoint"]
+    row, detail = res["rows"][0], res["details"][0]
+    for key in ("image_psnr_fbp_autoint", "image_psnr_taylor_autoint",
+                "sinogram_psnr_taylor_autoint", "taylor_autoint_seconds"):
+        assert np.isfinite(row[key]), key
+    assert row["taylor_autoint_view_consistent"] is True
+    assert set(detail["taylor_autoint_psnr_beats"]) == {"sart_sparse", "fbp_sparse",
+                                                        "fbp_autoint"}
+    assert detail["taylor_autoint_predicted_views"] == 12
+    assert (tmp_path / "tomo.png").is_file()

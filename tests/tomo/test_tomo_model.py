@@ -102,3 +102,25 @@ def test_fit_rejects_a_sinogram_of_the_wrong_shape():
     model = SinogramModel(16, build_phi("swish", hidden=8, depth=1))
     with pytest.raises(QuadfreeError, match="expected shape"):
         fit_sinogram(model, np.ones((16, 3)), [0.0, 90.0], SinogramTrainConfig(steps=1))
+
+
+def test_taylor_autoint_fits_the_image_to_autoint_s_completion():
+    from quadfree.tomo.taylor_model import TaylorCTConfig
+
+    img = shepp_logan(32)
+    angles = scan_angles(32)
+    full = simulate(img, angles)
+    idx = select_views(32, subsample=8)
+    res = run_sparse_view(full, angles, idx, img, ModelConfig(hidden=8, depth=1),
+                          SinogramTrainConfig(steps=2, batch_rays=16), progress=False,
+                          methods=("taylor_autoint",),
+                          taylor_config=TaylorCTConfig(iterations=3, prior_views=16))
+    assert res.methods == ["autoint", "taylor_autoint"]          # AutoInt runs first
+    assert {"fbp_autoint", "taylor_autoint"} <= set(res.images)
+    assert res.metrics["taylor_autoint_predicted_views"] == 16 - idx.size
+    assert res.metrics["taylor_autoint_view_consistency"] <= 1e-4
+    assert res.sinograms["taylor_autoint"].shape == (32, 32)
+    assert set(res.taylor_models) == {"taylor_autoint"}
+    with pytest.raises(QuadfreeError, match="prior_views 33"):
+        run_sparse_view(full, angles, idx, img, methods=("taylor_autoint",), progress=False,
+                        taylor_config=TaylorCTConfig(prior_views=33))

@@ -11,7 +11,7 @@ from quadfree.taylor.exact import exact_sum
 from quadfree.tomo import circle_mask, line_params, scan_angles, select_views, shepp_logan, simulate
 from quadfree.tomo.baselines import sart
 from quadfree.tomo.quality import image_psnr
-from quadfree.tomo.taylor_fit import fit_taylor, tv_penalty
+from quadfree.tomo.taylor_fit import ViewPrior, fit_taylor, tv_penalty
 from quadfree.tomo.taylor_model import (
     TaylorCT,
     TaylorCTConfig,
@@ -141,7 +141,9 @@ def test_fit_with_learnable_centres_runs_and_keeps_them_in_the_domain():
 
 
 @pytest.mark.parametrize("field, value", [("spacing", 0), ("sigma", 0.0), ("order", 5),
-                                          ("iterations", 0), ("tv", -1.0), ("tv_eps", 0.0)])
+                                          ("iterations", 0), ("tv", -1.0), ("tv_eps", 0.0),
+                                          ("prior_views", 1), ("prior_weight", -0.5),
+                                          ("prior_weight", float("nan"))])
 def test_bad_config_names_the_parameter(field, value):
     with pytest.raises(QuadfreeError) as e:
         TaylorCTConfig(**{field: value}).check()
@@ -157,3 +159,65 @@ def test_fit_rejects_bad_measurements():
     bad[0, 0] = np.nan
     with pytest.raises(QuadfreeError, match="measured"):
         fit_taylor(bad, [0.0, 90.0], progress=False)
+
+
+def sparse_problem(n=32, count=32, subsample=8):
+    img = shepp_logan(n)
+    angles = scan_angles(count)
+    full = simulate(img, angles)
+    idx = select_views(count, subsample=subsample)
+    held = np.setdiff1d(np.arange(count), idx)
+    return img, angles, full, idx, held
+
+
+def test_prior_of_weight_zero_is_the_plain_fit():
+    img, angles, full, idx, held = sparse_problem()
+    cfg = TaylorCTConfig(iterations=15)
+    plain, _ = fit_taylor(full[:, idx], angles[idx], cfg, progress=False)
+    wrong = ViewPrior(np.full((32, held.size), 5.0 * full.max()), angles[held], weight=0.0)
+    zero, _ = fit_taylor(full[:, idx], angles[idx], cfg, progress=False, prior=wrong)
+    np.testing.assert_allclose(zero.render(), plain.render(), rtol=0, atol=1e-8 * img.max())
+
+
+def test_an_exact_prior_at_the_missing_angles_improves_the_image():
+    img, angles, full, idx, held = sparse_problem()
+    cfg = TaylorCTConfig(iterations=40)
+    plain, _ = fit_taylor(full[:, idx], angles[idx], cfg, progress=False)
+    exact = ViewPrior(full[:, held], angles[held], weight=1.0)
+    m, h = fit_taylor(full[:, idx], angles[idx], cfg, progress=False, prior=exact)
+    assert float(m.weights.detach().min()) >= 0.0
+    assert image_psnr(m.render(), img) > image_psnr(plain.render(), img) + 3.0
+    # it is fitted to every line: the held-out projections now match too
+    assert np.abs(m.project(angles[held]) - full[:, held]).max() < 0.1 * full.max()
+
+
+def test_the_prior_weight_trades_measured_against_predicted_lines():
+    img, angles, full, idx, held = sparse_problem()
+    cfg = TaylorCTConfig(iterations=25, tv=0.0)
+    biased = ViewPrior(1.3 * full[:, held], angles[held], weight=1.0)
+    errors = []
+    for weight in (0.05, 1.0, 20.0):
+        m, _ = fit_taylor(full[:, idx], angles[idx], cfg, progress=False,
+                          prior=ViewPrior(biased.sinogram, biased.angles_deg, weight))
+        errors.append(np.abs(m.project(angles[idx]) - full[:, idx]).mean())
+    assert errors[0] < errors[1] < errors[2]
+
+
+@pytest.mark.parametrize("kind", ["shape", "nan", "weight", "measured angle"])
+def test_a_bad_prior_names_the_parameter(kind):
+    _, angles, full, idx, held = sparse_problem()
+    y, a, w = full[:, held], angles[held], 1.0
+    if kind == "shape":
+        y = y[:, :-1]
+    elif kind == "nan":
+        y = y.copy()
+        y[3, 2] = np.nan
+    elif kind == "weight":
+        w = -1.0
+    else:
+        a = a.copy()
+        a[0] = angles[idx[1]]
+    with pytest.raises(QuadfreeError, match="prior") as e:
+        fit_taylor(full[:, idx], angles[idx], TaylorCTConfig(iterations=1), progress=False,
+                   prior=ViewPrior(y, a, w))
+    assert e.value.param == "prior"

@@ -17,9 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="64",
                         help="comma-separated Shepp–Logan sizes (default %(default)s; the "
                              "issue's table: 64,128)")
-    parser.add_argument("--methods", default="autoint,taylor,mbir",
+    parser.add_argument("--methods", default="autoint,taylor,taylor_autoint,mbir",
                         help="comma-separated methods besides FBP/SART/linear (default "
-                             "%(default)s; 'taylor,mbir' skips the slow AutoInt training)")
+                             "%(default)s; 'taylor,mbir' skips the slow AutoInt training; "
+                             "taylor_autoint runs autoint too)")
     parser.add_argument("--quick", action="store_true",
                         help="fast check: size 64, 8× and 16×, taylor,mbir, 30 Taylor "
                              "iterations (overrides --sizes/--subsamples/--methods)")

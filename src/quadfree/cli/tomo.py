@@ -17,7 +17,8 @@ OWN_FILES = ("figure.png", "metrics.json", "arrays.npz")    # what tomo writes i
 SMOOTH = ["sigmoid", "sine", "softplus", "swish", "tanh"]
 MODEL_DEFAULTS = {"activation": "sine", "hidden": 64, "depth": 4}
 TRAIN_DEFAULTS = {"steps": 2500, "lr": 1e-3, "consistency": 0.0}
-TAYLOR_DEFAULTS = {"iterations": 150, "tv": 5e-4, "sigma": 0.7, "spacing": 1}  # TaylorCTConfig
+TAYLOR_DEFAULTS = {"iterations": 150, "tv": 5e-4, "sigma": 0.7, "spacing": 1,  # TaylorCTConfig
+                   "prior_views": 64, "prior_weight": 1.0}
 
 # library parameters whose names differ from this command's flags
 PARAM_FLAGS = {"count": "--angles", "iterations": "--taylor-iterations", "tv": "--taylor-tv",
@@ -25,7 +26,8 @@ PARAM_FLAGS = {"count": "--angles", "iterations": "--taylor-iterations", "tv": "
 
 # --method → the methods run besides FBP, SART and linear interpolation
 METHOD_SETS = {"autoint": ("autoint",), "taylor": ("taylor", "mbir"),
-               "all": ("autoint", "taylor", "mbir")}
+               "taylor_autoint": ("autoint", "taylor_autoint"),
+               "all": ("autoint", "taylor", "taylor_autoint", "mbir")}
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +56,12 @@ def add_taylor_options(parser: argparse.ArgumentParser) -> None:
                         help="a centre on every S-th pixel (default %(default)s)")
     parser.add_argument("--learn-centres", action="store_true",
                         help="also fit the Taylor centres (default: fixed grid)")
+    parser.add_argument("--prior-views", type=int, default=c["prior_views"],
+                        help="taylor_autoint: fit to this many evenly spread angles, AutoInt's "
+                             "predictions at the unmeasured ones (default %(default)s)")
+    parser.add_argument("--prior-weight", type=float, default=c["prior_weight"],
+                        help="taylor_autoint: weight of a predicted line relative to a "
+                             "measured one (default %(default)s)")
 
 
 def taylor_config(args: argparse.Namespace):
@@ -62,7 +70,8 @@ def taylor_config(args: argparse.Namespace):
 
     cfg = TaylorCTConfig(spacing=args.taylor_spacing, sigma=args.taylor_sigma,
                          learn_centres=args.learn_centres, iterations=args.taylor_iterations,
-                         tv=args.taylor_tv, seed=args.seed)
+                         tv=args.taylor_tv, seed=args.seed, prior_views=args.prior_views,
+                         prior_weight=args.prior_weight)
     cfg.check()
     return cfg
 
@@ -91,11 +100,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "train an AutoInt sinogram model, fill in the missing angles and "
                     "reconstruct with FBP. --method taylor: fit one FC²T² image (non-negative "
                     "Gaussian kernel sum) to the views by exact line integrals and show it "
-                    "directly, beside svmbir's MBIR. Both are compared with FBP and SART from "
-                    "the sparse views. Writes figure.png, metrics.json and arrays.npz into "
-                    "--out (the folder appears complete or not at all; an earlier tomo result "
-                    "there is replaced, any other non-empty folder is refused unless "
-                    "--overwrite).")
+                    "directly, beside svmbir's MBIR. --method taylor_autoint: the same Taylor "
+                    "fit to the measured views plus AutoInt's predictions at missing angles "
+                    "(one consistent image from the completed sinogram). All are compared "
+                    "with FBP and SART from the sparse views. Writes figure.png, metrics.json "
+                    "and arrays.npz into --out (the folder appears complete or not at all; "
+                    "an earlier tomo result there is replaced, any other non-empty folder is "
+                    "refused unless --overwrite).")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--phantom", choices=["shepp-logan"], help="built-in phantom")
     src.add_argument("--image", metavar="PNG|NPY", help="square non-negative image")
@@ -112,7 +123,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     sel.add_argument("--subsample", type=int, help="keep every S-th angle (default 8)")
     sel.add_argument("--views", type=int, help="keep K evenly spread angles")
     parser.add_argument("--method", choices=sorted(METHOD_SETS), default="autoint",
-                        help="autoint (default), taylor (with the svmbir MBIR peer) or all")
+                        help="autoint (default), taylor (with the svmbir MBIR peer), "
+                             "taylor_autoint (AutoInt, then the Taylor image fitted to its "
+                             "completion) or all")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a non-empty --out that holds more than an earlier result")
@@ -150,8 +163,9 @@ def run(args: argparse.Namespace) -> int:
     out = write_outputs(result, args.out, problem, {"device": str(device)})
     keys = ["views", "sinogram_psnr_autoint", "sinogram_psnr_taylor", "sinogram_psnr_linear",
             "image_psnr_fbp_sparse", "image_psnr_sart_sparse", "image_psnr_mbir",
-            "image_psnr_fbp_autoint", "image_psnr_taylor", "train_seconds", "taylor_seconds",
-            "taylor_view_consistency"]
+            "image_psnr_fbp_autoint", "image_psnr_taylor", "image_psnr_taylor_autoint",
+            "train_seconds", "taylor_seconds", "taylor_autoint_seconds",
+            "taylor_view_consistency", "taylor_autoint_view_consistency"]
     print(json.dumps({k: result.metrics[k] for k in keys if k in result.metrics}, indent=2))
     print(f"wrote {out}/figure.png, metrics.json, arrays.npz")
     return 0

@@ -2,6 +2,8 @@
 
 The Taylor image (one FC²T² kernel sum, exact line integrals): ``fit_taylor(views, angles)``
 → ``model.render()`` (the image), ``model.project(any_angles)``; see ``taylor_model``.
+``fit_taylor(..., prior=ViewPrior(predicted, other_angles, weight))`` also fits predicted
+views (method ``taylor_autoint``: AutoInt's completion).
 AutoInt:
 
     img = shepp_logan(64); angles = scan_angles(128)
@@ -44,7 +46,7 @@ from quadfree.tomo.sinogram import (
     select_views,
     simulate,
 )
-from quadfree.tomo.taylor_fit import TaylorHistory, fit_taylor
+from quadfree.tomo.taylor_fit import TaylorHistory, ViewPrior, fit_taylor
 from quadfree.tomo.taylor_model import TaylorCT, TaylorCTConfig, radon_rays
 from quadfree.tomo.train import SinogramTrainConfig, TrainHistory, fit_sinogram, ray_table
 
@@ -56,5 +58,5 @@ __all__ = [
     "load_image", "load_sinogram", "mirror_view", "phantom", "pixels_outside_circle", "psnr",
     "radon_bilinear", "ray_table", "run_sparse_view", "sart", "scan_angles", "select_views",
     "shepp_logan", "simulate", "TaylorCT", "TaylorCTConfig", "TaylorHistory", "fit_taylor",
-    "mbir", "mbir_project", "radon_rays",
+    "mbir", "mbir_project", "radon_rays", "ViewPrior",
 ]

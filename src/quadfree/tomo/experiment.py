@@ -3,8 +3,10 @@ and compare with FBP, SART and linear angular interpolation.
 
 Methods: ``autoint`` (train the sinogram network, fill in the missing angles, FBP of the
 completed sinogram), ``taylor`` (fit one FC²T² image to the views by exact line integrals,
-:mod:`quadfree.tomo.taylor_fit`; its image directly, its projections at every angle) and
-``mbir`` (svmbir, :mod:`quadfree.tomo.mbir`)."""
+:mod:`quadfree.tomo.taylor_fit`; its image directly, its projections at every angle),
+``taylor_autoint`` (the same Taylor fit, to the measured views plus AutoInt's predictions at
+missing angles as a weighted prior: one consistent image from the completed sinogram; runs
+``autoint`` first) and ``mbir`` (svmbir, :mod:`quadfree.tomo.mbir`)."""
 
 from __future__ import annotations
 
@@ -20,12 +22,14 @@ from quadfree.tomo.geometry import radius
 from quadfree.tomo.mbir import mbir
 from quadfree.tomo.model import SinogramModel, build_phi
 from quadfree.tomo.quality import image_psnr, image_ssim, psnr
-from quadfree.tomo.sinogram import interpolate_angles, simulate
-from quadfree.tomo.taylor_fit import fit_taylor
+from quadfree.tomo.sinogram import interpolate_angles, select_views, simulate
+from quadfree.tomo.taylor_fit import ViewPrior, fit_taylor
 from quadfree.tomo.taylor_model import TaylorCTConfig
 from quadfree.tomo.train import SinogramTrainConfig, TrainHistory, fit_sinogram
 
-METHODS = ("autoint", "taylor", "mbir")
+METHODS = ("autoint", "taylor", "taylor_autoint", "mbir")
+#: methods that need another method's result, and which
+NEEDS = {"taylor_autoint": "autoint"}
 
 
 @dataclass
@@ -50,11 +54,12 @@ class SparseViewResult:
 
     ``sinograms`` holds ``full`` (all scan angles), ``linear`` (prediction at all scan
     angles) and per method run: ``autoint`` (prediction) and ``completed`` (measured views
-    kept, missing ones from AutoInt), ``taylor`` (projections of the Taylor image);
-    ``images`` holds ``reference``, ``fbp_sparse``, ``sart_sparse``, ``fbp_linear`` and per
-    method ``fbp_autoint``, ``taylor``, ``mbir``; ``metrics`` is JSON-ready.
-    ``history``/``model`` are AutoInt's (None when it did not run), ``taylor_model`` the
-    fitted :class:`~quadfree.tomo.taylor_model.TaylorCT` (or None).
+    kept, missing ones from AutoInt), ``taylor`` / ``taylor_autoint`` (projections of the
+    Taylor image); ``images`` holds ``reference``, ``fbp_sparse``, ``sart_sparse``,
+    ``fbp_linear`` and per method ``fbp_autoint``, ``taylor``, ``taylor_autoint``, ``mbir``;
+    ``metrics`` is JSON-ready. ``history``/``model`` are AutoInt's (None when it did not run),
+    ``taylor_models`` the fitted :class:`~quadfree.tomo.taylor_model.TaylorCT` per Taylor
+    method that ran.
     """
 
     angles: np.ndarray
@@ -64,7 +69,7 @@ class SparseViewResult:
     metrics: dict
     history: TrainHistory | None = field(default=None, repr=False)
     model: SinogramModel | None = field(default=None, repr=False)
-    taylor_model: object = field(default=None, repr=False)
+    taylor_models: dict = field(default_factory=dict, repr=False)
 
     @property
     def methods(self) -> list[str]:
@@ -84,6 +89,8 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
     ``angles_deg[train_index]``) with ``methods`` (subset of :data:`METHODS`) and the
     classical baselines, and compare them; predict the sinogram at all ``angles_deg``.
 
+    ``taylor_autoint`` also runs ``autoint`` (it fits to its completion; how:
+    ``taylor_config.prior_views`` and ``prior_weight``).
     ``reference`` is the true image when known; otherwise (a measured sinogram) FBP of all
     given views stands in for it. Held-out sinogram PSNR uses the full sinogram's range.
 
@@ -103,8 +110,10 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
     if unknown:
         raise QuadfreeError(f"methods: unknown {unknown}; choose from {list(METHODS)}",
                             param="methods")
-    chosen = [m for m in METHODS if m in set(methods)]
+    wanted = set(methods) | {NEEDS[m] for m in methods if m in NEEDS}
+    chosen = [m for m in METHODS if m in wanted]
     mcfg = model_config or ModelConfig()
+    taylor_cfg = taylor_config or TaylorCTConfig()
     tcfg = train_config or SinogramTrainConfig()
     full = np.asarray(full_sinogram, dtype=np.float64)
     angles = np.asarray(angles_deg, dtype=np.float64)
@@ -115,6 +124,9 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
     held = np.setdiff1d(np.arange(angles.size), idx)
     if held.size == 0:
         raise QuadfreeError("no held-out angles: every scan angle is a training view")
+    if "taylor_autoint" in chosen and taylor_cfg.prior_views > angles.size:
+        raise QuadfreeError(f"prior_views {taylor_cfg.prior_views}: more than the scan's "
+                            f"{angles.size} angles", param="prior_views")
     measured, train_angles = full[:, idx], angles[idx]
     if float(measured.max()) <= 0:
         raise QuadfreeError("the measured views are all zero: nothing to reconstruct")
@@ -140,8 +152,12 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
     if "autoint" in chosen:
         _run_autoint(result, measured, train_angles, mcfg, tcfg, device, progress, rng)
     if "taylor" in chosen:
-        _run_taylor(result, measured, train_angles, taylor_config or TaylorCTConfig(),
-                    progress, rng)
+        _run_taylor(result, "taylor", measured, train_angles, taylor_cfg, progress, rng)
+    if "taylor_autoint" in chosen:
+        prior = _autoint_prior(result, taylor_cfg)
+        _run_taylor(result, "taylor_autoint", measured, train_angles, taylor_cfg, progress, rng,
+                    prior)
+        metrics["taylor_autoint_predicted_views"] = int(prior.angles_deg.size)
     if "mbir" in chosen:
         t0 = time.perf_counter()
         images["mbir"] = mbir(measured, train_angles, snr_db=mbir_snr_db)
@@ -192,12 +208,25 @@ def _run_autoint(result: SparseViewResult, measured: np.ndarray, train_angles: n
     })
 
 
-def _run_taylor(result: SparseViewResult, measured: np.ndarray, train_angles: np.ndarray,
-                cfg: TaylorCTConfig, progress: bool, rng: float) -> None:
-    """Fit the Taylor image; its pixels and its projections at every scan angle."""
+def _autoint_prior(result: SparseViewResult, cfg: TaylorCTConfig) -> ViewPrior:
+    """AutoInt's predictions (clipped at 0: attenuation is non-negative) at the missing
+    angles among ``cfg.prior_views`` evenly spread scan angles."""
+    angles, idx = result.angles, result.train_index
+    spread = (np.arange(angles.size) if cfg.prior_views >= angles.size
+              else select_views(angles.size, views=cfg.prior_views))
+    missing = np.setdiff1d(spread, idx)
+    predicted = np.clip(result.sinograms["autoint"][:, missing], 0.0, None)
+    return ViewPrior(predicted, angles[missing], cfg.prior_weight)
+
+
+def _run_taylor(result: SparseViewResult, key: str, measured: np.ndarray,
+                train_angles: np.ndarray, cfg: TaylorCTConfig, progress: bool, rng: float,
+                prior: ViewPrior | None = None) -> None:
+    """Fit the Taylor image (with ``prior`` when given); store its pixels and its projections
+    at every scan angle under ``key``, its metrics as ``*_{key}`` / ``{key}_*``."""
     angles, idx, full = result.angles, result.train_index, result.sinograms["full"]
     held = np.setdiff1d(np.arange(angles.size), idx)
-    model, history = fit_taylor(measured, train_angles, cfg, progress=progress)
+    model, history = fit_taylor(measured, train_angles, cfg, progress=progress, prior=prior)
     t0 = time.perf_counter()
     image = model.render()
     predicted = model.project(angles)
@@ -210,19 +239,19 @@ def _run_taylor(result: SparseViewResult, measured: np.ndarray, train_angles: np
     # geometry: scikit-image's radon of the rendered pixel image (discretisation error only)
     radon_error = float(np.abs(simulate(image, angles) - predicted).max()
                         / np.abs(predicted).max())
-    result.images["taylor"] = image
-    result.sinograms["taylor"] = predicted
-    result.taylor_model = model
+    result.images[key] = image
+    result.sinograms[key] = predicted
+    result.taylor_models[key] = model
     result.metrics.update({
-        "sinogram_psnr_taylor": psnr(predicted[:, held], full[:, held], rng),
-        "sinogram_psnr_taylor_train_views": psnr(predicted[:, idx], measured, rng),
-        "taylor_seconds": history.seconds,
-        "taylor_iterations": history.iterations,
-        "taylor_evaluations": history.evaluations,
-        "taylor_predict_seconds": predict_seconds,
-        "taylor_sources": int(model.weights.shape[0]),
-        "taylor_image_min": float(image.min()),
-        "taylor_view_consistency": consistency,
-        "taylor_radon_of_image_rel_error": radon_error,
+        f"sinogram_psnr_{key}": psnr(predicted[:, held], full[:, held], rng),
+        f"sinogram_psnr_{key}_train_views": psnr(predicted[:, idx], measured, rng),
+        f"{key}_seconds": history.seconds,
+        f"{key}_iterations": history.iterations,
+        f"{key}_evaluations": history.evaluations,
+        f"{key}_predict_seconds": predict_seconds,
+        f"{key}_sources": int(model.weights.shape[0]),
+        f"{key}_image_min": float(image.min()),
+        f"{key}_view_consistency": consistency,
+        f"{key}_radon_of_image_rel_error": radon_error,
         "taylor": vars(cfg).copy(),
     })

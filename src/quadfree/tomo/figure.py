@@ -20,10 +20,12 @@ def scan_line_detector(full: np.ndarray) -> int:
     return int(np.argmax(np.asarray(full).std(axis=1)))
 
 
-SINOGRAMS = (("autoint", "AutoInt", "--", "tab:blue"), ("taylor", "Taylor", "-.", "tab:green"))
+SINOGRAMS = (("autoint", "AutoInt", "--", "tab:blue"), ("taylor", "Taylor", "-.", "tab:green"),
+             ("taylor_autoint", "Taylor+AutoInt", ":", "tab:red"))
 RECONSTRUCTIONS = (("fbp_sparse", "FBP (sparse)"), ("sart_sparse", "SART×5 (sparse)"),
                    ("mbir", "MBIR (svmbir)"), ("fbp_linear", "FBP (linear-completed)"),
-                   ("fbp_autoint", "FBP (AutoInt-completed)"), ("taylor", "Taylor image"))
+                   ("fbp_autoint", "FBP (AutoInt-completed)"), ("taylor", "Taylor image"),
+                   ("taylor_autoint", "Taylor image (AutoInt prior)"))
 
 
 def plot_sparse_view(result, path: str | Path, title: str = "") -> None:

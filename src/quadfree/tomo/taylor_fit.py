@@ -2,11 +2,15 @@
 
 Objective (data normalised by ``s = max |measured|``, image in units of ``s / (2R)``):
 
-    L(p, w) = mean_{lines} (P(p, w)/s − y/s)² + tv · mean_{pixels in circle} √(|∇g|² + ε²)
+    L(p, w) = [Σ_{measured lines} r² + λ Σ_{prior lines} r²] / (L_m + λ L_p)
+              + tv · mean_{pixels in circle} √(|∇g|² + ε²),      r = P(p, w)/s − y/s
 
-where ``P`` are the exact line integrals of the expansion along the measured lines
+where ``P`` are the exact line integrals of the expansion along the lines
 (:meth:`TaylorCT.project_torch`, ray2M backward) and ``g = 2R·f/s`` the rendered image
-(forward differences; gradient by autograd through the expansion). The weights are bounded
+(forward differences; gradient by autograd through the expansion). Without a prior the data
+term is the mean over the measured lines. The optional :class:`ViewPrior` adds predicted
+projections at other angles (e.g. an AutoInt-completed sinogram's missing views) with weight
+λ: the result is still one image, seen consistently from every angle. The weights are bounded
 below by 0 in L-BFGS-B (non-negative attenuation, exactly: no reparametrisation); learnable
 centres are bounded to the domain.
 """
@@ -36,6 +40,40 @@ class TaylorHistory:
     message: str = ""
 
 
+@dataclass
+class ViewPrior:
+    """Predicted projections ``(N, P)`` at ``angles_deg`` ``(P,)`` (degrees, none of them a
+    measured angle), fitted with ``weight`` λ per line relative to a measured line.
+
+    Example:
+        >>> ViewPrior(np.ones((16, 2)), np.array([10.0, 20.0]), weight=0.5).weight
+        0.5
+    """
+
+    sinogram: np.ndarray
+    angles_deg: np.ndarray
+    weight: float = 1.0
+
+
+def _check_prior(prior: ViewPrior, n: int, measured_angles: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The prior's views and angles, checked against the measured problem."""
+    angles = check_angles(prior.angles_deg)
+    y = np.asarray(prior.sinogram, dtype=np.float64)
+    if y.ndim != 2 or y.shape != (n, angles.size):
+        raise QuadfreeError(f"prior: sinogram shape {y.shape} does not match {n} detectors "
+                            f"× {angles.size} angles", param="prior")
+    if not np.isfinite(y).all():
+        raise QuadfreeError("prior: sinogram contains NaN or Inf", param="prior")
+    if not (np.isfinite(prior.weight) and prior.weight >= 0):
+        raise QuadfreeError(f"prior: weight {prior.weight} must be a finite number >= 0",
+                            param="prior")
+    if np.isin(angles, measured_angles).any():
+        raise QuadfreeError("prior: an angle of the prior is also a measured angle; give "
+                            "the prior only at the missing angles", param="prior")
+    return y, angles
+
+
 def tv_penalty(img: torch.Tensor, mask: torch.Tensor, eps: float) -> torch.Tensor:
     """Smoothed isotropic total variation ``mean_mask √(dx² + dy² + ε²)`` (forward differences).
 
@@ -54,8 +92,10 @@ def tv_penalty(img: torch.Tensor, mask: torch.Tensor, eps: float) -> torch.Tenso
 
 
 def fit_taylor(measured: np.ndarray, angles_deg, config: TaylorCTConfig | None = None,
-               progress: bool = True) -> tuple[TaylorCT, TaylorHistory]:
-    """Fit the image to the measured views ``(N, K)`` at ``angles_deg`` ``(K,)`` (degrees).
+               progress: bool = True, prior: ViewPrior | None = None
+               ) -> tuple[TaylorCT, TaylorHistory]:
+    """Fit the image to the measured views ``(N, K)`` at ``angles_deg`` ``(K,)`` (degrees),
+    and to ``prior``'s predicted views with its weight when given.
 
     Returns the model (``model.render()`` is the image, ``model.project(angles)`` any view)
     and the history. float64 throughout.
@@ -83,7 +123,17 @@ def fit_taylor(measured: np.ndarray, angles_deg, config: TaylorCTConfig | None =
     if s <= 0:
         raise QuadfreeError("measured: the views are all zero: nothing to reconstruct",
                             param="measured")
-    n = y.shape[0]
+    n, k = y.shape
+    lam = 0.0
+    if prior is not None:
+        y_prior, prior_angles = _check_prior(prior, n, angles)
+        lam = float(prior.weight)
+        # one projection call for both sets of lines; the prior's lines weigh λ each
+        angles = np.concatenate([angles, prior_angles])
+        y = np.concatenate([y, y_prior], axis=1)
+    line_weight = torch.ones(y.shape[1], dtype=torch.float64)
+    line_weight[k:] = lam
+    line_weight /= float(line_weight.sum()) * n
     torch.manual_seed(cfg.seed)
     model = TaylorCT(n, cfg, scale=s)
     target = torch.as_tensor(y / s)
@@ -103,7 +153,7 @@ def fit_taylor(measured: np.ndarray, angles_deg, config: TaylorCTConfig | None =
         unpack(x)
         for q in params:
             q.grad = None
-        loss = ((model.project_torch(angles) - target) ** 2).mean()
+        loss = (((model.project_torch(angles) - target) ** 2) * line_weight).sum()
         if cfg.tv > 0:
             loss = loss + cfg.tv * tv_penalty(img_scale * model.render_torch(), mask, cfg.tv_eps)
         loss.backward()

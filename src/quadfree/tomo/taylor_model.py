@@ -55,6 +55,11 @@ class TaylorCTConfig:
         tv_eps: smoothing of |∇f| in the penalty (image units, relative to the image scale).
         margin: centres up to ``margin`` pixels outside the reconstruction circle.
         seed: seed (initial weights are deterministic; kept for symmetry with other fits).
+        prior_views: method ``taylor_autoint`` only (:mod:`quadfree.tomo.experiment`): the
+            fit sees this many evenly spread scan angles — measured ones with their measured
+            values, the others with AutoInt's predictions (clipped at 0).
+        prior_weight: method ``taylor_autoint`` only: weight λ of a predicted line relative to
+            a measured one (0: the prior is off).
     """
 
     spacing: int = 1
@@ -66,6 +71,8 @@ class TaylorCTConfig:
     tv_eps: float = 0.01
     margin: float = 1.0
     seed: int = 0
+    prior_views: int = 64
+    prior_weight: float = 1.0
 
     def check(self) -> None:
         """Raise :class:`QuadfreeError` naming the first invalid field."""
@@ -82,6 +89,12 @@ class TaylorCTConfig:
             raise QuadfreeError(f"tv {self.tv}: must be >= 0", param="tv")
         if not self.tv_eps > 0:
             raise QuadfreeError(f"tv_eps {self.tv_eps}: must be positive", param="tv_eps")
+        if self.prior_views < 2:
+            raise QuadfreeError(f"prior_views {self.prior_views}: must be >= 2",
+                                param="prior_views")
+        if not (np.isfinite(self.prior_weight) and self.prior_weight >= 0):
+            raise QuadfreeError(f"prior_weight {self.prior_weight}: must be a finite number "
+                                ">= 0", param="prior_weight")
 
 
 def levels_for(size: int) -> int:

@@ -2,8 +2,9 @@
 
 For each size and each subsampling of a full scan (128 angles over [0°, 180°)) the benchmark
 reconstructs from the measured views with the chosen methods — AutoInt (sinogram network,
-FBP of the completed sinogram), Taylor (one FC²T² image fitted by exact line integrals) and
-svmbir's MBIR — and reports held-out-angle sinogram PSNR (AutoInt, Taylor, linear angular
+FBP of the completed sinogram), Taylor (one FC²T² image fitted by exact line integrals),
+Taylor with AutoInt's completion as a weighted prior (``taylor_autoint``) and svmbir's MBIR —
+and reports held-out-angle sinogram PSNR (AutoInt, the Taylor images, linear angular
 interpolation), image PSNR/SSIM inside the circle for every reconstruction (FBP and SART×5
 from the sparse views always), seconds, and the Taylor view-consistency check (dense
 quadrature of its image along held-out lines reproduces its predicted sinogram, ≤ 1e-4). An
@@ -22,7 +23,7 @@ from quadfree.errors import QuadfreeError
 from quadfree.fields import ACTIVATIONS
 from quadfree.machine import machine_info
 from quadfree.seeding import seed_everything
-from quadfree.tomo.experiment import METHODS, ModelConfig
+from quadfree.tomo.experiment import METHODS, NEEDS, ModelConfig
 from quadfree.tomo.taylor_model import TaylorCTConfig
 from quadfree.tomo.train import SinogramTrainConfig
 
@@ -35,8 +36,13 @@ METHOD_KEYS = {
                 "train_seconds"),
     "taylor": ("image_psnr_taylor", "image_ssim_taylor", "sinogram_psnr_taylor",
                "taylor_seconds", "taylor_view_consistency"),
+    "taylor_autoint": ("image_psnr_taylor_autoint", "image_ssim_taylor_autoint",
+                       "sinogram_psnr_taylor_autoint", "taylor_autoint_seconds",
+                       "taylor_autoint_view_consistency"),
     "mbir": ("image_psnr_mbir", "image_ssim_mbir", "mbir_seconds"),
 }
+#: the Taylor methods (one consistent image each): their details and "beats" checks
+TAYLOR_METHODS = ("taylor", "taylor_autoint")
 #: bound of the view-consistency check (relative to the sinogram's maximum)
 CONSISTENCY_TOL = 1e-4
 
@@ -48,7 +54,8 @@ class TomoBenchOptions:
     Attributes:
         sizes: Shepp–Logan sizes; angles: angles of the full scan over [0°, 180°).
         subsamples: angular subsampling factors, one row each per size.
-        methods: of ``autoint``, ``taylor``, ``mbir`` (FBP, SART and linear always run).
+        methods: of ``autoint``, ``taylor``, ``taylor_autoint`` (adds ``autoint``), ``mbir``
+            (FBP, SART and linear always run).
         taylor: the Taylor CT model and its fit.
         compare_activations: activations compared at ``compare_at`` (empty: skip).
         model, training: the AutoInt sinogram model and its training.
@@ -91,11 +98,12 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
         if a not in SMOOTH:
             raise QuadfreeError(f"compare_activations: unknown activation {a!r}; choose "
                                 f"from {SMOOTH}", param="compare_activations")
-    methods = list(opts.methods)
-    bad = sorted(set(methods) - set(METHODS))
-    if bad or not methods:
+    bad = sorted(set(opts.methods) - set(METHODS))
+    if bad or not opts.methods:
         raise QuadfreeError(f"methods: {bad or 'empty'}; choose from {list(METHODS)}",
                             param="methods")
+    wanted = set(opts.methods) | {NEEDS[m] for m in opts.methods if m in NEEDS}
+    methods = [m for m in METHODS if m in wanted]
     if "autoint" not in methods:
         acts = []
     rows, details, results = [], [], {}
@@ -114,8 +122,9 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
             row = {"size": size, "subsample": s, **{k: m[k] for k in BASE_KEYS}}
             for meth in methods:
                 row.update({k: m[k] for k in METHOD_KEYS[meth]})
-            if "taylor" in methods:
-                row["taylor_view_consistent"] = m["taylor_view_consistency"] <= CONSISTENCY_TOL
+            for key in (k for k in TAYLOR_METHODS if k in methods):
+                row[f"{key}_view_consistent"] = (m[f"{key}_view_consistency"]
+                                                 <= CONSISTENCY_TOL)
             rows.append(row)
             detail = {"size": size, "subsample": s,
                       "image_psnr_fbp_linear": m["image_psnr_fbp_linear"],
@@ -128,15 +137,17 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
                     "predict_seconds": m["predict_seconds"],
                     "winner_sinogram": ("autoint" if m["sinogram_psnr_autoint"]
                                         > m["sinogram_psnr_linear"] else "linear")})
-            if "taylor" in methods:
+            peers = [k for k in ("sart_sparse", "fbp_sparse", "fbp_autoint", "mbir")
+                     if f"image_psnr_{k}" in m]
+            for key in (k for k in TAYLOR_METHODS if k in methods):
                 detail.update({k: m[k] for k in (
-                    "sinogram_psnr_taylor_train_views", "taylor_iterations",
-                    "taylor_evaluations", "taylor_predict_seconds", "taylor_sources",
-                    "taylor_image_min", "taylor_radon_of_image_rel_error")})
-                others = [k for k in ("sart_sparse", "fbp_sparse", "fbp_autoint", "mbir")
-                          if f"image_psnr_{k}" in m]
-                detail["taylor_psnr_beats"] = {k: m["image_psnr_taylor"]
-                                               > m[f"image_psnr_{k}"] for k in others}
+                    f"sinogram_psnr_{key}_train_views", f"{key}_iterations",
+                    f"{key}_evaluations", f"{key}_predict_seconds", f"{key}_sources",
+                    f"{key}_image_min", f"{key}_radon_of_image_rel_error")})
+                detail[f"{key}_psnr_beats"] = {k: m[f"image_psnr_{key}"]
+                                               > m[f"image_psnr_{k}"] for k in peers}
+            if "taylor_autoint" in methods:
+                detail["taylor_autoint_predicted_views"] = m["taylor_autoint_predicted_views"]
             details.append(detail)
             results[(size, s)] = res
         for act in acts:
@@ -174,7 +185,8 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
 
 
 RECS = (("fbp_sparse", "FBP sparse"), ("sart_sparse", "SART×5 sparse"), ("mbir", "MBIR svmbir"),
-        ("fbp_autoint", "FBP AutoInt-completed"), ("taylor", "Taylor image"))
+        ("fbp_autoint", "FBP AutoInt-completed"), ("taylor", "Taylor image"),
+        ("taylor_autoint", "Taylor image, AutoInt prior"))
 
 
 def _best(m: dict, kind: str) -> str:
@@ -192,11 +204,12 @@ def _plot(result: dict, results: dict, path: Path) -> None:
 
     rows = result["rows"]
     sizes = sorted({r["size"] for r in rows})
-    show = "taylor" if "taylor" in result["methods"] else (
-        "fbp_autoint" if "autoint" in result["methods"] else "mbir")
+    shows = [k for k in TAYLOR_METHODS if k in result["methods"]] or [
+        "fbp_autoint" if "autoint" in result["methods"] else "mbir"]
+    panels = [(size, show) for size in sizes for show in shows]      # one image row each
     subs = sorted({r["subsample"] for r in rows})
     cols = max(3, len(subs))
-    fig, ax = plt.subplots(1 + len(sizes), cols, figsize=(5 * cols, 4.5 * (1 + len(sizes))),
+    fig, ax = plt.subplots(1 + len(panels), cols, figsize=(5 * cols, 4.5 * (1 + len(panels))),
                            squeeze=False)
     marks = {64: "o-", 128: "s--"}
     for size in sizes:
@@ -208,7 +221,8 @@ def _plot(result: dict, results: dict, path: Path) -> None:
                               label=f"{label} {size}")
                 ax[0, 1].plot(x, [r[f"image_ssim_{key}"] for r in rs], marks.get(size, "o-"),
                               label=f"{label} {size}")
-        for key, label in (("autoint", "AutoInt"), ("taylor", "Taylor"), ("linear", "linear")):
+        for key, label in (("autoint", "AutoInt"), ("taylor", "Taylor"),
+                           ("taylor_autoint", "Taylor, AutoInt prior"), ("linear", "linear")):
             if f"sinogram_psnr_{key}" in rs[0]:
                 ax[0, 2].plot(x, [r[f"sinogram_psnr_{key}"] for r in rs],
                               marks.get(size, "o-"), label=f"{label} {size}")
@@ -220,7 +234,7 @@ def _plot(result: dict, results: dict, path: Path) -> None:
         a.legend(fontsize=6)
     for a in ax[0, 3:]:
         a.axis("off")
-    for i, size in enumerate(sizes, start=1):
+    for i, (size, show) in enumerate(panels, start=1):
         for j, s in enumerate(subs):
             res = results[(size, s)]
             ax[i, j].imshow(res.images[show], cmap="gray", vmin=0, vmax=1)
