@@ -121,6 +121,33 @@ def test_taylor_autoint_fits_the_image_to_autoint_s_completion():
     assert res.metrics["taylor_autoint_view_consistency"] <= 1e-4
     assert res.sinograms["taylor_autoint"].shape == (32, 32)
     assert set(res.taylor_models) == {"taylor_autoint"}
-    with pytest.raises(QuadfreeError, match="prior_views 33"):
-        run_sparse_view(full, angles, idx, img, methods=("taylor_autoint",), progress=False,
-                        taylor_config=TaylorCTConfig(prior_views=33))
+    # every second angle measured and 16 spread angles: AutoInt would add nothing → refused
+    # before training
+    with pytest.raises(QuadfreeError, match="prior_views 16") as e:
+        run_sparse_view(full, angles, select_views(32, subsample=2), img, progress=False,
+                        methods=("taylor_autoint",), taylor_config=TaylorCTConfig(prior_views=16),
+                        train_config=SinogramTrainConfig(steps=10**9))
+    assert e.value.param == "prior_views"
+
+
+def test_taylor_autoint_follows_autoint_s_predictions_at_the_predicted_views():
+    from quadfree.tomo.experiment import predicted_views
+    from quadfree.tomo.taylor_model import TaylorCTConfig
+
+    img = shepp_logan(32)
+    angles = scan_angles(32)
+    full = simulate(img, angles)
+    idx = select_views(32, subsample=8)
+    # a heavily weighted prior: the fit follows AutoInt's (poor, 5-step) completion at exactly
+    # the predicted views, where the plain Taylor image does not
+    res = run_sparse_view(full, angles, idx, img, ModelConfig(hidden=8, depth=1),
+                          SinogramTrainConfig(steps=5, batch_rays=16), progress=False,
+                          methods=("taylor", "taylor_autoint"),
+                          taylor_config=TaylorCTConfig(iterations=10, prior_views=64,
+                                                       prior_weight=50.0))
+    missing = predicted_views(32, idx, 64)
+    np.testing.assert_array_equal(missing, np.setdiff1d(np.arange(32), idx))
+    target = np.clip(res.sinograms["autoint"][:, missing], 0.0, None)
+    err = {k: np.abs(res.sinograms[k][:, missing] - target).mean()
+           for k in ("taylor", "taylor_autoint")}
+    assert err["taylor_autoint"] < 0.05 * err["taylor"]           # weight 1: 0.13×

@@ -57,8 +57,8 @@ def add_taylor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learn-centres", action="store_true",
                         help="also fit the Taylor centres (default: fixed grid)")
     parser.add_argument("--prior-views", type=int, default=c["prior_views"],
-                        help="taylor_autoint: fit to this many evenly spread angles, AutoInt's "
-                             "predictions at the unmeasured ones (default %(default)s)")
+                        help="taylor_autoint: add AutoInt's predictions at the unmeasured "
+                             "ones of this many evenly spread angles (default %(default)s)")
     parser.add_argument("--prior-weight", type=float, default=c["prior_weight"],
                         help="taylor_autoint: weight of a predicted line relative to a "
                              "measured one (default %(default)s)")
@@ -161,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
                              model_cfg, train_cfg, device=device, progress=not args.quiet,
                              methods=METHOD_SETS[args.method], taylor_config=taylor_cfg)
     out = write_outputs(result, args.out, problem, {"device": str(device)})
-    keys = ["views", "sinogram_psnr_autoint", "sinogram_psnr_taylor", "sinogram_psnr_linear",
+    keys = ["views", "sinogram_psnr_autoint", "sinogram_psnr_taylor",
+            "sinogram_psnr_taylor_autoint", "taylor_autoint_predicted_views",
+            "sinogram_psnr_linear",
             "image_psnr_fbp_sparse", "image_psnr_sart_sparse", "image_psnr_mbir",
             "image_psnr_fbp_autoint", "image_psnr_taylor", "image_psnr_taylor_autoint",
             "train_seconds", "taylor_seconds", "taylor_autoint_seconds",

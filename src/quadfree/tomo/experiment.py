@@ -124,9 +124,8 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
     held = np.setdiff1d(np.arange(angles.size), idx)
     if held.size == 0:
         raise QuadfreeError("no held-out angles: every scan angle is a training view")
-    if "taylor_autoint" in chosen and taylor_cfg.prior_views > angles.size:
-        raise QuadfreeError(f"prior_views {taylor_cfg.prior_views}: more than the scan's "
-                            f"{angles.size} angles", param="prior_views")
+    if "taylor_autoint" in chosen:
+        predicted_views(angles.size, idx, taylor_cfg.prior_views)   # refused before training
     measured, train_angles = full[:, idx], angles[idx]
     if float(measured.max()) <= 0:
         raise QuadfreeError("the measured views are all zero: nothing to reconstruct")
@@ -208,15 +207,32 @@ def _run_autoint(result: SparseViewResult, measured: np.ndarray, train_angles: n
     })
 
 
+def predicted_views(count: int, train_index: np.ndarray, prior_views: int) -> np.ndarray:
+    """Scan-angle indices at which ``taylor_autoint`` uses AutoInt's predictions: those of
+    ``prior_views`` evenly spread angles (all ``count`` when it is more) that are not measured.
+
+    Shapes: train_index ``(K,)`` → ``(P,)``, sorted.
+
+    Example:
+        >>> predicted_views(16, np.arange(0, 16, 4), 8).tolist()
+        [2, 6, 10, 14]
+    """
+    spread = (np.arange(count) if prior_views >= count
+              else select_views(count, views=prior_views))
+    missing = np.setdiff1d(spread, np.asarray(train_index, dtype=int))
+    if missing.size == 0:
+        raise QuadfreeError(f"prior_views {prior_views}: every one of these evenly spread "
+                            f"angles is a measured view, so AutoInt would add nothing; give "
+                            f"more (at most {count})", param="prior_views")
+    return missing
+
+
 def _autoint_prior(result: SparseViewResult, cfg: TaylorCTConfig) -> ViewPrior:
-    """AutoInt's predictions (clipped at 0: attenuation is non-negative) at the missing
-    angles among ``cfg.prior_views`` evenly spread scan angles."""
-    angles, idx = result.angles, result.train_index
-    spread = (np.arange(angles.size) if cfg.prior_views >= angles.size
-              else select_views(angles.size, views=cfg.prior_views))
-    missing = np.setdiff1d(spread, idx)
+    """AutoInt's predictions (clipped at 0: attenuation is non-negative) at
+    :func:`predicted_views`."""
+    missing = predicted_views(result.angles.size, result.train_index, cfg.prior_views)
     predicted = np.clip(result.sinograms["autoint"][:, missing], 0.0, None)
-    return ViewPrior(predicted, angles[missing], cfg.prior_weight)
+    return ViewPrior(predicted, result.angles[missing], cfg.prior_weight)
 
 
 def _run_taylor(result: SparseViewResult, key: str, measured: np.ndarray,

@@ -58,7 +58,7 @@ class ViewPrior:
 def _check_prior(prior: ViewPrior, n: int, measured_angles: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The prior's views and angles, checked against the measured problem."""
-    angles = check_angles(prior.angles_deg)
+    angles = check_angles(prior.angles_deg, name="prior: angles_deg")
     y = np.asarray(prior.sinogram, dtype=np.float64)
     if y.ndim != 2 or y.shape != (n, angles.size):
         raise QuadfreeError(f"prior: sinogram shape {y.shape} does not match {n} detectors "

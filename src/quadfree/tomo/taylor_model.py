@@ -56,8 +56,8 @@ class TaylorCTConfig:
         margin: centres up to ``margin`` pixels outside the reconstruction circle.
         seed: seed (initial weights are deterministic; kept for symmetry with other fits).
         prior_views: method ``taylor_autoint`` only (:mod:`quadfree.tomo.experiment`): the
-            fit sees this many evenly spread scan angles — measured ones with their measured
-            values, the others with AutoInt's predictions (clipped at 0).
+            fit adds AutoInt's predictions (clipped at 0) at those of ``prior_views`` evenly
+            spread scan angles (all angles when the scan has fewer) that are not measured.
         prior_weight: method ``taylor_autoint`` only: weight λ of a predicted line relative to
             a measured one (0: the prior is off).
     """

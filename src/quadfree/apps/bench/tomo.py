@@ -144,8 +144,9 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
                     f"sinogram_psnr_{key}_train_views", f"{key}_iterations",
                     f"{key}_evaluations", f"{key}_predict_seconds", f"{key}_sources",
                     f"{key}_image_min", f"{key}_radon_of_image_rel_error")})
+                others = peers + [k for k in TAYLOR_METHODS if k != key and k in methods]
                 detail[f"{key}_psnr_beats"] = {k: m[f"image_psnr_{key}"]
-                                               > m[f"image_psnr_{k}"] for k in peers}
+                                               > m[f"image_psnr_{k}"] for k in others}
             if "taylor_autoint" in methods:
                 detail["taylor_autoint_predicted_views"] = m["taylor_autoint_predicted_views"]
             details.append(detail)
