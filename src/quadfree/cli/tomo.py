@@ -18,7 +18,7 @@ SMOOTH = ["sigmoid", "sine", "softplus", "swish", "tanh"]
 MODEL_DEFAULTS = {"activation": "sine", "hidden": 64, "depth": 4}
 TRAIN_DEFAULTS = {"steps": 2500, "lr": 1e-3, "consistency": 0.0}
 TAYLOR_DEFAULTS = {"iterations": 150, "tv": 5e-4, "sigma": 0.7, "spacing": 1,  # TaylorCTConfig
-                   "prior_views": 64, "prior_weight": 1.0}
+                   "prior_views": 64, "prior_weight": 0.03}
 
 # library parameters whose names differ from this command's flags
 PARAM_FLAGS = {"count": "--angles", "iterations": "--taylor-iterations", "tv": "--taylor-tv",
