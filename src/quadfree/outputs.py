@@ -113,7 +113,7 @@ def prepare_output_dir(path: str | os.PathLike, name: str, *, overwrite: bool = 
         >>> prepare_output_dir(d, "out")
         Traceback (most recent call last):
         ...
-        quadfree.errors.QuadfreeError: out ...: exists and is not empty (1 entries, e.g. ...
+        quadfree.errors.QuadfreeError: out ...: exists and is not empty (1 entry, e.g. ...
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -122,7 +122,8 @@ def prepare_output_dir(path: str | os.PathLike, name: str, *, overwrite: bool = 
         entries = sorted(p.name for p in path.iterdir())
         if entries and not _only_own(path, own):
             raise QuadfreeError(f"{name} {path}: exists and is not empty ({len(entries)} "
-                                f"entries, e.g. {entries[0]}); choose a new folder or pass "
+                                f"{'entry' if len(entries) == 1 else 'entries'}, e.g. "
+                                f"{entries[0]}); choose a new folder or pass "
                                 f"{hint} to replace it", param=(name, *hint_params))
     check_writable(path, name)
     return path

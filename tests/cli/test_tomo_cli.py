@@ -169,6 +169,7 @@ def test_tomo_method_taylor_adds_the_taylor_and_mbir_columns(quadfree, tmp_path)
                     "--out", str(out), *FAST) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["methods"] == ["taylor", "mbir"] and "sinogram_psnr_autoint" not in m
+    assert "prior_weight" not in m["taylor"]            # no prior was used: none recorded
     for key in ("image_psnr_taylor", "image_ssim_taylor", "sinogram_psnr_taylor",
                 "image_psnr_mbir", "image_psnr_sart_sparse"):
         assert np.isfinite(m[key]), key
@@ -207,7 +208,7 @@ def test_tomo_method_taylor_autoint_runs_autoint_then_the_taylor_fit(quadfree, t
 @pytest.mark.parametrize("flags, message", [
     (["--prior-views", "1"], "--prior-views 1"),
     (["--prior-weight", "-1"], "--prior-weight -1"),
-    (["--subsample", "2", "--prior-views", "16"], "--prior-views 16"),
+    (["--prior-weight", "0"], "--prior-weight 0"),
 ])
 def test_tomo_bad_prior_flags_exit_2_before_any_training(quadfree, tmp_path, capsys, flags,
                                                          message):
@@ -238,3 +239,25 @@ def test_bench_tomo_taylor_autoint_rows_add_autoint_and_the_beats_checks(quadfre
                                                         "fbp_autoint"}
     assert detail["taylor_autoint_predicted_views"] == 12
     assert (tmp_path / "tomo.png").is_file()
+
+
+def test_bench_tomo_refuses_a_bad_subsampling_before_training_any_row(quadfree, tmp_path,
+                                                                    capsys, monkeypatch):
+    monkeypatch.setattr(bench_registry, "BENCHMARKS",
+                        {"tomo": bench_registry.BENCHMARKS["tomo"]})
+    out = tmp_path / "tomo.json"
+    code = quadfree("bench", "tomo", "--json", str(out), "--sizes", "32", "--angles", "32",
+                    "--subsamples", "4,100", "--methods", "autoint", "--compare-activations",
+                    "", "--quiet", "--threads", "1", "--device", "cpu", "--steps", "1000000")
+    assert code == 2 and "subsample 100" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_tomo_bad_angles_file_is_named_as_such(quadfree, tmp_path, capsys):
+    np.save(tmp_path / "s.npy", simulate(shepp_logan(16), scan_angles(4)))
+    (tmp_path / "angles.txt").write_text("0\n45\n45\n135\n")
+    code = quadfree("tomo", "--sinogram", str(tmp_path / "s.npy"), "--angles-file",
+                    str(tmp_path / "angles.txt"), "--views", "2", "--out",
+                    str(tmp_path / "r"), *FAST)
+    err = capsys.readouterr().err
+    assert code == 2 and "--angles-file" in err and "distinct" in err

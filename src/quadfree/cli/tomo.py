@@ -58,10 +58,12 @@ def add_taylor_options(parser: argparse.ArgumentParser) -> None:
                         help="also fit the Taylor centres (default: fixed grid)")
     parser.add_argument("--prior-views", type=int, default=c["prior_views"],
                         help="taylor_autoint: add AutoInt's predictions at the unmeasured "
-                             "ones of this many evenly spread angles (default %(default)s)")
+                             "ones of this many angles evenly spread over the scan's columns "
+                             "(at most all of them; every unmeasured angle if those are all "
+                             "measured; default %(default)s)")
     parser.add_argument("--prior-weight", type=float, default=c["prior_weight"],
-                        help="taylor_autoint: weight of a predicted line relative to a "
-                             "measured one (default %(default)s)")
+                        help="taylor_autoint: weight (> 0) of a predicted line relative to "
+                             "a measured one (default %(default)s)")
 
 
 def taylor_config(args: argparse.Namespace):

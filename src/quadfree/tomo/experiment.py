@@ -124,8 +124,6 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
     held = np.setdiff1d(np.arange(angles.size), idx)
     if held.size == 0:
         raise QuadfreeError("no held-out angles: every scan angle is a training view")
-    if "taylor_autoint" in chosen:
-        predicted_views(angles.size, idx, taylor_cfg.prior_views)   # refused before training
     measured, train_angles = full[:, idx], angles[idx]
     if float(measured.max()) <= 0:
         raise QuadfreeError("the measured views are all zero: nothing to reconstruct")
@@ -209,22 +207,23 @@ def _run_autoint(result: SparseViewResult, measured: np.ndarray, train_angles: n
 
 def predicted_views(count: int, train_index: np.ndarray, prior_views: int) -> np.ndarray:
     """Scan-angle indices at which ``taylor_autoint`` uses AutoInt's predictions: those of
-    ``prior_views`` evenly spread angles (all ``count`` when it is more) that are not measured.
+    ``prior_views`` angles evenly spread over the scan's ``count`` columns (all of them when
+    it is more) that are not measured; every unmeasured angle when all of those are measured
+    (e.g. every second angle measured and ``prior_views`` = half the scan).
 
     Shapes: train_index ``(K,)`` → ``(P,)``, sorted.
 
     Example:
         >>> predicted_views(16, np.arange(0, 16, 4), 8).tolist()
         [2, 6, 10, 14]
+        >>> predicted_views(8, np.arange(0, 8, 2), 4).tolist()
+        [1, 3, 5, 7]
     """
+    measured = np.asarray(train_index, dtype=int)
     spread = (np.arange(count) if prior_views >= count
               else select_views(count, views=prior_views))
-    missing = np.setdiff1d(spread, np.asarray(train_index, dtype=int))
-    if missing.size == 0:
-        raise QuadfreeError(f"prior_views {prior_views}: every one of these evenly spread "
-                            f"angles is a measured view, so AutoInt would add nothing; give "
-                            f"more (at most {count})", param="prior_views")
-    return missing
+    missing = np.setdiff1d(spread, measured)
+    return missing if missing.size else np.setdiff1d(np.arange(count), measured)
 
 
 def _autoint_prior(result: SparseViewResult, cfg: TaylorCTConfig) -> ViewPrior:
@@ -269,5 +268,8 @@ def _run_taylor(result: SparseViewResult, key: str, measured: np.ndarray,
         f"{key}_image_min": float(image.min()),
         f"{key}_view_consistency": consistency,
         f"{key}_radon_of_image_rel_error": radon_error,
-        "taylor": vars(cfg).copy(),
     })
+    used = vars(cfg).copy()
+    if prior is None:                       # the prior's settings only where one was used
+        used = {k: v for k, v in used.items() if not k.startswith("prior_")}
+    result.metrics["taylor"] = {**result.metrics.get("taylor", {}), **used}

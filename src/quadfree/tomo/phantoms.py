@@ -156,9 +156,20 @@ def load_sinogram(path: str | Path, angles_path: str | Path) -> tuple[np.ndarray
             except ValueError as exc:
                 raise QuadfreeError(one_line(f"angles_file {angles_path}: not a list of "
                                              f"numbers ({exc})")) from None
+        if np.issubdtype(np.asarray(angles).dtype, np.number):
+            _check_scan_angles(np.asarray(angles, dtype=np.float64).ravel(),
+                               f"angles_file {angles_path}")
     except QuadfreeError as exc:
         raise QuadfreeError(str(exc), param="angles_file") from None
     return check_sinogram(sino, angles, name=str(path))
+
+
+def _check_scan_angles(angles: np.ndarray, name: str) -> None:
+    """Refuse angles outside [0°, 180°), non-finite or repeated (``name`` leads the message)."""
+    if not np.isfinite(angles).all() or (angles < 0).any() or (angles >= 180).any():
+        raise QuadfreeError(f"{name}: angles must be finite degrees in [0, 180)")
+    if np.unique(angles).size != angles.size:
+        raise QuadfreeError(f"{name}: angles must be distinct")
 
 
 def check_sinogram(sinogram: np.ndarray, angles: np.ndarray, name: str = "sinogram"
@@ -189,8 +200,5 @@ def check_sinogram(sinogram: np.ndarray, angles: np.ndarray, name: str = "sinogr
     if (sino < 0).any():
         raise QuadfreeError(f"{name}: projections of an attenuation image are non-negative, "
                             f"found minimum {sino.min():.4g}")
-    if not np.isfinite(a).all() or (a < 0).any() or (a >= 180).any():
-        raise QuadfreeError(f"{name}: angles must be finite degrees in [0, 180)")
-    if np.unique(a).size != a.size:
-        raise QuadfreeError(f"{name}: angles must be distinct")
+    _check_scan_angles(a, name)
     return sino, a

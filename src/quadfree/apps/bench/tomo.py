@@ -106,6 +106,9 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
     methods = [m for m in METHODS if m in wanted]
     if "autoint" not in methods:
         acts = []
+    scan_angles(opts.angles)
+    for s in subsamples:                        # every row's views, before any training
+        select_views(opts.angles, subsample=s)
     rows, details, results = [], [], {}
     activations = []
     for size in opts.sizes:
