@@ -248,6 +248,6 @@ def _plot(result: dict, results: dict, path: Path) -> None:
         for a in ax[i, len(subs):]:
             a.axis("off")
     fig.suptitle(f"{result['phantom']}, {result['full_angles']} angles")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))          # keep the title off the panels' titles
     save_figure(fig, path, dpi=80)
     plt.close(fig)
