@@ -238,6 +238,8 @@ def test_bench_tomo_taylor_autoint_rows_add_autoint_and_the_beats_checks(quadfre
     assert set(detail["taylor_autoint_psnr_beats"]) == {"sart_sparse", "fbp_sparse",
                                                         "fbp_autoint"}
     assert detail["taylor_autoint_predicted_views"] == 12
+    sinos = {k: row[f"sinogram_psnr_{k}"] for k in ("autoint", "taylor_autoint", "linear")}
+    assert detail["winner_sinogram"] == max(sinos, key=sinos.get)
     assert (tmp_path / "tomo.png").is_file()
 
 

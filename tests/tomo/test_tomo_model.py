@@ -144,3 +144,31 @@ def test_taylor_autoint_follows_autoint_s_predictions_at_the_predicted_views():
     err = {k: np.abs(res.sinograms[k][:, missing] - target).mean()
            for k in ("taylor", "taylor_autoint")}
     assert err["taylor_autoint"] < 0.05 * err["taylor"]           # weight 1: 0.13×
+
+
+@pytest.mark.parametrize("methods, config, param", [
+    (("taylor_autoint",), {"prior_weight": 0.0}, "prior_weight"),
+    (("taylor_autoint",), {"prior_views": 1}, "prior_views"),
+    (("autoint", "taylor"), {"sigma": 0.0}, "sigma"),
+])
+def test_taylor_settings_are_refused_before_autoint_trains(methods, config, param):
+    from quadfree.tomo.taylor_model import TaylorCTConfig
+
+    img = shepp_logan(16)
+    angles = scan_angles(16)
+    with pytest.raises(QuadfreeError) as e:          # 10⁹ steps: fails fast or hangs
+        run_sparse_view(simulate(img, angles), angles, select_views(16, subsample=4), img,
+                        train_config=SinogramTrainConfig(steps=10**9), progress=False,
+                        methods=methods, taylor_config=TaylorCTConfig(**config))
+    assert e.value.param == param
+
+
+def test_result_keeps_the_plain_taylor_model_under_its_old_name():
+    from quadfree.tomo.taylor_model import TaylorCTConfig
+
+    img = shepp_logan(16)
+    angles = scan_angles(16)
+    res = run_sparse_view(simulate(img, angles), angles, select_views(16, subsample=4), img,
+                          progress=False, methods=("taylor",),
+                          taylor_config=TaylorCTConfig(iterations=2))
+    assert res.taylor_model is res.taylor_models["taylor"]

@@ -72,6 +72,12 @@ class SparseViewResult:
     taylor_models: dict = field(default_factory=dict, repr=False)
 
     @property
+    def taylor_model(self):
+        """The plain ``taylor`` method's fitted model (None when it did not run); kept for
+        callers of the single-model field this replaced."""
+        return self.taylor_models.get("taylor")
+
+    @property
     def methods(self) -> list[str]:
         """The methods that ran, in :data:`METHODS` order."""
         return list(self.metrics.get("methods", []))
@@ -114,6 +120,11 @@ def run_sparse_view(full_sinogram: np.ndarray, angles_deg: np.ndarray, train_ind
     chosen = [m for m in METHODS if m in wanted]
     mcfg = model_config or ModelConfig()
     taylor_cfg = taylor_config or TaylorCTConfig()
+    if {"taylor", "taylor_autoint"} & set(chosen):
+        taylor_cfg.check()                          # before AutoInt trains
+    if "taylor_autoint" in chosen and taylor_cfg.prior_weight == 0:
+        raise QuadfreeError("prior_weight 0: taylor_autoint without its prior is method "
+                            "taylor; give a weight > 0", param="prior_weight")
     tcfg = train_config or SinogramTrainConfig()
     full = np.asarray(full_sinogram, dtype=np.float64)
     angles = np.asarray(angles_deg, dtype=np.float64)

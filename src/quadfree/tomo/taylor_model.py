@@ -59,8 +59,8 @@ class TaylorCTConfig:
             fit adds AutoInt's predictions (clipped at 0) at those of ``prior_views`` evenly
             spread scan angles that are not measured
             (:func:`~quadfree.tomo.experiment.predicted_views`).
-        prior_weight: method ``taylor_autoint`` only: weight λ > 0 of a predicted line
-            relative to a measured one (the default was chosen by a sweep on Shepp–Logan
+        prior_weight: method ``taylor_autoint`` only: weight λ (> 0 there) of a predicted
+            line relative to a measured one (the default was chosen by a sweep on Shepp–Logan
             128², ``docs/tomo.md``).
     """
 
@@ -94,9 +94,9 @@ class TaylorCTConfig:
         if self.prior_views < 2:
             raise QuadfreeError(f"prior_views {self.prior_views}: must be >= 2",
                                 param="prior_views")
-        if not (np.isfinite(self.prior_weight) and self.prior_weight > 0):
+        if not (np.isfinite(self.prior_weight) and self.prior_weight >= 0):
             raise QuadfreeError(f"prior_weight {self.prior_weight}: must be a finite number "
-                                "> 0 (no prior: method taylor)", param="prior_weight")
+                                ">= 0", param="prior_weight")
 
 
 def levels_for(size: int) -> int:

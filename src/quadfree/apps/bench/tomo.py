@@ -107,6 +107,8 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
     if "autoint" not in methods:
         acts = []
     scan_angles(opts.angles)
+    if {"taylor", "taylor_autoint"} & set(methods):
+        opts.taylor.check()
     for s in subsamples:                        # every row's views, before any training
         select_views(opts.angles, subsample=s)
     rows, details, results = [], [], {}
@@ -137,9 +139,10 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
             if "autoint" in methods:
                 detail.update({
                     "sinogram_psnr_autoint_train_views": m["sinogram_psnr_autoint_train_views"],
-                    "predict_seconds": m["predict_seconds"],
-                    "winner_sinogram": ("autoint" if m["sinogram_psnr_autoint"]
-                                        > m["sinogram_psnr_linear"] else "linear")})
+                    "predict_seconds": m["predict_seconds"]})
+            sinos = [k for k in ("autoint", "taylor", "taylor_autoint", "linear")
+                     if f"sinogram_psnr_{k}" in m]
+            detail["winner_sinogram"] = max(sinos, key=lambda k: m[f"sinogram_psnr_{k}"])
             peers = [k for k in ("sart_sparse", "fbp_sparse", "fbp_autoint", "mbir")
                      if f"image_psnr_{k}" in m]
             for key in (k for k in TAYLOR_METHODS if k in methods):
