@@ -69,6 +69,17 @@ if njit is not None:
                 ws[t, r] = w[r, i]
         return count, ps, ws
 
+    @njit(cache=True)
+    def _legendre_factors(a):  # pragma: no cover - compiled
+        """Factors of the normalised Legendre recurrence up to degree ``a − 1`` (no division
+        in the loops): ``E_{k+1} = ca_k u E_k − cb_k E_{k−1}``, then ``E_k ·= scale_k``."""
+        ca, cb, scale = np.empty(a), np.empty(a), np.empty(a)
+        for k in range(a):
+            scale[k] = sqrt((2.0 * k + 1.0) / 2.0)
+            ca[k] = (2.0 * k + 1.0) / (k + 1.0)
+            cb[k] = k / (k + 1.0)
+        return ca, cb, scale
+
     @njit(fastmath=True, cache=True)
     def _accumulate(count, ps, ws, n, order, lex, out):  # pragma: no cover - compiled
         """Per cell: Σ w E_k(u) over its sorted sources in float64, written once to
@@ -77,11 +88,7 @@ if njit is not None:
         factors (no division)."""
         R, P, a = ws.shape[1], lex.shape[0], order + 1
         half = n / 2.0
-        ca, cb, scale = np.empty(a), np.empty(a), np.empty(a)
-        for k in range(a):
-            scale[k] = sqrt((2.0 * k + 1.0) / 2.0)
-            ca[k] = (2.0 * k + 1.0) / (k + 1.0)
-            cb[k] = k / (k + 1.0)
+        ca, cb, scale = _legendre_factors(a)
         ex, ey, ez = np.empty(a), np.empty(a), np.empty(a)
         acc = np.zeros((P, R))
         for c in range(n * n * n):
@@ -126,11 +133,7 @@ if njit is not None:
         :func:`_accumulate`."""
         M, C, a = q.shape[0], coef.shape[0], order + 1
         half = n / 2.0
-        ca, cb, scale = np.empty(a), np.empty(a), np.empty(a)
-        for k in range(a):
-            scale[k] = sqrt((2.0 * k + 1.0) / 2.0)
-            ca[k] = (2.0 * k + 1.0) / (k + 1.0)
-            cb[k] = k / (k + 1.0)
+        ca, cb, scale = _legendre_factors(a)
         e = np.empty((3, a))
         # counting sort of the points by cell: the coefficients are then read in order
         cells = np.empty(M, np.int64)
@@ -199,6 +202,13 @@ if njit is not None:
                             of[dst + zp] = zf[rw[zp] + src]
 
 
+def _lex_order(order: int) -> np.ndarray:
+    """Storage index of each 3-D multi-index of total degree ≤ ``order``, in the
+    lexicographic order the compiled loops enumerate."""
+    idx = multi_indices(3, order)
+    return np.asarray([idx.index(m) for m in sorted(idx)], dtype=np.int64)
+
+
 def rows_to_cells_usable(Z: torch.Tensor) -> bool:
     """Whether :func:`rows_to_cells` applies: numba present, a CPU tensor, no autograd.
 
@@ -259,8 +269,7 @@ def l2p_compiled(coeffs: torch.Tensor, q: torch.Tensor, order: int) -> torch.Ten
         True
     """
     B, C, n = coeffs.shape[:3]
-    idx = multi_indices(3, order)
-    lex = np.asarray([idx.index(m) for m in sorted(idx)], dtype=np.int64)
+    lex = _lex_order(order)
     out = torch.empty(B, C, q.shape[1], dtype=coeffs.dtype)
     # visit points in cell order once the coefficients outgrow the cache (level 5: 37 MB;
     # 1.5× faster there, slower at level 4's 4.6 MB)
@@ -303,7 +312,7 @@ def p2m_rows_compiled(p: torch.Tensor, w: torch.Tensor, n: int, order: int,
     B, N, _ = p.shape
     C = w.shape[1]
     idx = multi_indices(3, order)
-    lex = np.asarray([idx.index(m) for m in sorted(idx)], dtype=np.int64)
+    lex = _lex_order(order)
     if out is None:
         out = torch.empty(len(idx), n**3, B * C, dtype=p.dtype)
     elif out.shape != (len(idx), n**3, B * C) or out.dtype != p.dtype or not out.is_contiguous():
