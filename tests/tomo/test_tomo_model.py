@@ -104,17 +104,22 @@ def test_fit_rejects_a_sinogram_of_the_wrong_shape():
         fit_sinogram(model, np.ones((16, 3)), [0.0, 90.0], SinogramTrainConfig(steps=1))
 
 
-def test_taylor_autoint_fits_the_image_to_autoint_s_completion():
+def sparse_32(methods, steps, **taylor):
+    """Shepp–Logan 32², 32 angles, every 8th measured, a tiny AutoInt: (result, idx)."""
     from quadfree.tomo.taylor_model import TaylorCTConfig
 
     img = shepp_logan(32)
     angles = scan_angles(32)
-    full = simulate(img, angles)
     idx = select_views(32, subsample=8)
-    res = run_sparse_view(full, angles, idx, img, ModelConfig(hidden=8, depth=1),
-                          SinogramTrainConfig(steps=2, batch_rays=16), progress=False,
-                          methods=("taylor_autoint",),
-                          taylor_config=TaylorCTConfig(iterations=3, prior_views=16))
+    res = run_sparse_view(simulate(img, angles), angles, idx, img,
+                          ModelConfig(hidden=8, depth=1),
+                          SinogramTrainConfig(steps=steps, batch_rays=16), progress=False,
+                          methods=methods, taylor_config=TaylorCTConfig(**taylor))
+    return res, idx
+
+
+def test_taylor_autoint_fits_the_image_to_autoint_s_completion():
+    res, idx = sparse_32(("taylor_autoint",), steps=2, iterations=3, prior_views=16)
     assert res.methods == ["autoint", "taylor_autoint"]          # AutoInt runs first
     assert {"fbp_autoint", "taylor_autoint"} <= set(res.images)
     assert res.metrics["taylor_autoint_predicted_views"] == 16 - idx.size
@@ -125,19 +130,11 @@ def test_taylor_autoint_fits_the_image_to_autoint_s_completion():
 
 def test_taylor_autoint_follows_autoint_s_predictions_at_the_predicted_views():
     from quadfree.tomo.experiment import predicted_views
-    from quadfree.tomo.taylor_model import TaylorCTConfig
 
-    img = shepp_logan(32)
-    angles = scan_angles(32)
-    full = simulate(img, angles)
-    idx = select_views(32, subsample=8)
     # a heavily weighted prior: the fit follows AutoInt's (poor, 5-step) completion at exactly
     # the predicted views, where the plain Taylor image does not
-    res = run_sparse_view(full, angles, idx, img, ModelConfig(hidden=8, depth=1),
-                          SinogramTrainConfig(steps=5, batch_rays=16), progress=False,
-                          methods=("taylor", "taylor_autoint"),
-                          taylor_config=TaylorCTConfig(iterations=10, prior_views=64,
-                                                       prior_weight=50.0))
+    res, idx = sparse_32(("taylor", "taylor_autoint"), steps=5, iterations=10, prior_views=64,
+                         prior_weight=50.0)
     missing = predicted_views(32, idx, 64)
     np.testing.assert_array_equal(missing, np.setdiff1d(np.arange(32), idx))
     target = np.clip(res.sinograms["autoint"][:, missing], 0.0, None)

@@ -106,9 +106,7 @@ def run_benchmark(opts: TomoBenchOptions) -> dict:
     methods = [m for m in METHODS if m in wanted]
     if "autoint" not in methods:
         acts = []
-    scan_angles(opts.angles)
-    if {"taylor", "taylor_autoint"} & set(methods):
-        opts.taylor.check()
+    scan_angles(opts.angles)        # run_sparse_view checks the Taylor settings before training
     for s in subsamples:                        # every row's views, before any training
         select_views(opts.angles, subsample=s)
     rows, details, results = [], [], {}
